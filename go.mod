@@ -1,0 +1,3 @@
+module github.com/gatewayd/gatewayd
+
+go 1.24
