@@ -1,0 +1,33 @@
+#!/bin/bash
+# Install the Debian packages the deploy tests and `make lint` use. Idempotent:
+# packages already installed are not fetched again, and apt is not touched at
+# all when nothing is missing. Run as root (CI is); prints what it installs.
+#
+#   systemd:             systemd-analyze (verify, security), systemd-sysusers,
+#                        systemctl --root, systemd-socket-activate
+#   qemu-user-static:    qemu-aarch64-static, qemu-arm-static for the ARM builds
+#   the linter package:  lints deploy/*.sh and the maintainer scripts
+#   init-system-helpers: deb-systemd-helper, used by the maintainer scripts
+#   util-linux:          setpriv and unshare for the PrivateUsers= check
+# dpkg (dpkg-deb) and coreutils are essential: always there.
+set -euo pipefail
+
+pkgs=(systemd qemu-user-static shellcheck init-system-helpers util-linux)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all present: ${pkgs[*]}"
+	exit 0
+fi
+
+sudo=
+[ "$(id -u)" = 0 ] || sudo=sudo
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
