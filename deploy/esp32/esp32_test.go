@@ -383,3 +383,55 @@ func TestMicroPythonConfigExample(t *testing.T) {
 		}
 	}
 }
+
+// TestUnderMicroPython runs the client's real code under the MicroPython
+// interpreter (the WebAssembly port from npm, run by node) with an in-memory
+// network, so syntax or library use that CPython accepts and MicroPython does
+// not is caught. It needs `npm ci` in micropython/mpcheck.
+func TestUnderMicroPython(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: cannot run the MicroPython interpreter check")
+	}
+	dir := filepath.Join("micropython", "mpcheck")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@micropython", "micropython-webassembly-pyscript")); err != nil {
+		t.Skip("MicroPython (WebAssembly) not installed: run `npm ci` in deploy/esp32/micropython/mpcheck to enable this check")
+	}
+	for _, tc := range []struct {
+		name      string
+		corruptAt string
+		wantRC    string
+		want      []string
+	}{
+		{"clean", "0", "RESULT rc=0", []string{
+			"ECONNREFUSED", "connection closed by the gateway (EOF)", "keepalive=unsupported",
+			"summary: verified=8/8 sent=9 mismatches=0 failures=3 reconnects=1 ",
+		}},
+		{"mismatch", "6", "RESULT rc=1", []string{
+			"echo mismatch seq=4", "summary: verified=8/8 sent=10 mismatches=1 failures=4 reconnects=2 ",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, node, filepath.Join(dir, "run.mjs"), clientPath, tc.corruptAt).CombinedOutput()
+			if err != nil {
+				t.Fatalf("node run.mjs: %v\n%s", err, out)
+			}
+			s := string(out)
+			if !strings.Contains(s, tc.wantRC) {
+				t.Errorf("want %q in the output:\n%s", tc.wantRC, s)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("want %q in the output:\n%s", w, s)
+				}
+			}
+			for i := 0; i < 8; i++ {
+				if !strings.Contains(s, fmt.Sprintf("echo ok seq=%d ", i)) {
+					t.Errorf("seq %d never verified under MicroPython:\n%s", i, s)
+				}
+			}
+		})
+	}
+}
