@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/gatewayd/gatewayd/configs"
+	"github.com/gatewayd/gatewayd/gpio"
+)
+
+// loadConfig reads path, or the built-in default when path is empty.
+func loadConfig(path string) (*configs.Config, error) {
+	if path == "" {
+		return configs.Default(), nil
+	}
+	return configs.Load(path)
+}
+
+// checkConfig is -check: the file was valid if we got here; verify the
+// pins with the configured driver too.
+func checkConfig(cfg *configs.Config, stdout, stderr io.Writer) error {
+	leds := cfg.LEDs()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if d := cfg.Driver(); len(leds) > 0 && (d == gpio.DriverPeriph || d == gpio.DriverAuto) {
+		board, err := gpio.Open(d, leds, quiet)
+		switch {
+		case err != nil && d == gpio.DriverPeriph:
+			fmt.Fprintf(stderr, "warning: the pins could not be verified on this host: %v\n", err)
+		case err == nil:
+			verified, err := board.Check(leds)
+			board.Close()
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return errReported
+			}
+			if !verified && d == gpio.DriverPeriph {
+				fmt.Fprintln(stderr, "warning: the pins could not be verified on this host")
+			}
+		}
+	}
+	fmt.Fprintln(stdout, "config OK")
+	return nil
+}

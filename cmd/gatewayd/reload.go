@@ -1,0 +1,47 @@
+package main
+
+import (
+	"slices"
+	"time"
+
+	"github.com/gatewayd/gatewayd/configs"
+)
+
+// reload is SIGHUP: read the file again and apply what can be applied to
+// a running daemon. A file with errors is logged and changes nothing.
+func (d *daemon) reload() {
+	d.notify.reloading()
+	defer d.notify.ready()
+	if d.path == "" {
+		d.log.Warn("reload: running on the built-in default configuration; nothing to reload (start with -config FILE)")
+		return
+	}
+	cfg, err := configs.Load(d.path)
+	if err != nil {
+		d.log.Error("reload failed; configuration unchanged", "file", d.path, "problems", err.Error())
+		return
+	}
+	old := d.cfg
+	if cfg.Listen != old.Listen {
+		d.log.Warn("reload: listen changed; restart gatewayd to apply it", "listen", old.Listen, "new", cfg.Listen)
+	}
+	if cfg.Log.Format != old.Log.Format {
+		d.log.Warn("reload: log.format changed; restart gatewayd to apply it")
+	}
+	if cfg.Metrics.Listen != old.Metrics.Listen {
+		d.log.Warn("reload: metrics.listen changed; restart gatewayd to apply it")
+	}
+	if !slices.Equal(cfg.LEDs(), old.LEDs()) || cfg.Driver() != old.Driver() {
+		if err := d.leds.apply(cfg); err != nil {
+			d.log.Error("reload: LEDs unchanged", "err", err)
+			cfg.GPIO = old.GPIO
+		}
+	}
+	d.level.Set(cfg.LogLevel())
+	d.srv.SetPolicy(cfg.Policy())
+	// The shutdown timeout and other settings are read from d.cfg when used.
+	cfg.Listen, cfg.Log.Format, cfg.Metrics.Listen = old.Listen, old.Log.Format, old.Metrics.Listen
+	d.cfg = cfg
+	d.log.Info("configuration reloaded", "file", d.path,
+		"max_clients", cfg.Limits.MaxClients, "idle_timeout", time.Duration(cfg.Limits.IdleTimeout), "log_level", cfg.Log.Level)
+}

@@ -1,0 +1,80 @@
+package configs
+
+import (
+	"fmt"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is gatewayd.yaml as written. Load it with Load or Parse, which
+// validate it; its methods turn it into runtime values.
+type Config struct {
+	Listen          string   `yaml:"listen"`
+	Framing         string   `yaml:"framing"`
+	MaxMessageBytes int      `yaml:"max_message_bytes"`
+	Limits          Limits   `yaml:"limits"`
+	Allow           []string `yaml:"allow"`
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	Log             Log      `yaml:"log"`
+	GPIO            GPIO     `yaml:"gpio"`
+	Metrics         Metrics  `yaml:"metrics"`
+
+	// File is the path the configuration was read from.
+	File string `yaml:"-"`
+}
+
+type Limits struct {
+	MaxClients      int      `yaml:"max_clients"`
+	MaxClientsPerIP int      `yaml:"max_clients_per_ip"`
+	IdleTimeout     Duration `yaml:"idle_timeout"`
+	WriteTimeout    Duration `yaml:"write_timeout"`
+}
+
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+type GPIO struct {
+	Driver string `yaml:"driver"`
+	LEDs   []LED  `yaml:"leds"`
+}
+
+type LED struct {
+	Name      string   `yaml:"name"`
+	Pin       string   `yaml:"pin"`
+	On        string   `yaml:"on"`
+	Action    string   `yaml:"action"`
+	Duration  Duration `yaml:"duration"`
+	ActiveLow bool     `yaml:"active_low"`
+}
+
+type Metrics struct {
+	Listen string `yaml:"listen"`
+}
+
+// Duration is a time.Duration written as a string such as "250ms" or
+// "5m"; a bare 0 is accepted too, for "never".
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a duration such as \"30s\"")
+	}
+	if n.Tag == "!!int" || n.Tag == "!!float" {
+		if n.Value == "0" {
+			*d = 0
+			return nil
+		}
+		return fmt.Errorf("%s has no unit: write a duration such as \"%ss\" or \"%sms\"", n.Value, n.Value, n.Value)
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"250ms\", \"30s\" or \"5m\"", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) String() string { return time.Duration(d).String() }

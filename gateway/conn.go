@@ -1,0 +1,249 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// Reasons a connection ends, as logged and passed to Hooks.Disconnect.
+var (
+	ErrIdleTimeout  = errors.New("idle timeout")
+	ErrWriteTimeout = errors.New("write timeout: client stopped reading")
+	ErrLineTooLong  = errors.New("line longer than max_message_bytes")
+	ErrShutdown     = errors.New("server shutting down")
+)
+
+// aLongTimeAgo is a deadline in the past, which wakes a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// debugPayloadBytes is how much of a payload a debug log line shows.
+const debugPayloadBytes = 64
+
+// conn is one client's connection, served by one goroutine.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	in     reader
+	remote netip.AddrPort
+	policy *Policy
+	log    *slog.Logger
+
+	readDeadline  lazyDeadline
+	writeDeadline lazyDeadline
+	lastRead      time.Time
+	// line holds a partial line under FramingLine; nil when none is pending.
+	line []byte
+
+	// Written only by the connection's goroutine; read by Server.Stats.
+	messages, bytesIn, bytesOut atomic.Uint64
+}
+
+func newConn(s *Server, nc net.Conn, remote netip.AddrPort, p *Policy) *conn {
+	c := &conn{srv: s, nc: nc, remote: remote, policy: p, log: s.logger()}
+	c.in = newReader(nc)
+	c.readDeadline = lazyDeadline{set: nc.SetReadDeadline, timeout: p.IdleTimeout}
+	c.writeDeadline = lazyDeadline{set: nc.SetWriteDeadline, timeout: p.WriteTimeout}
+	return c
+}
+
+// serve echoes until the client leaves, then untracks the connection and
+// reports why it closed.
+func (c *conn) serve(clients int) {
+	defer c.srv.routines.Done()
+	remote := c.remote.String()
+	c.log.Info("client connected", "remote", remote, "clients", clients)
+	if h := c.srv.Hooks.Connect; h != nil {
+		h(c.remote, clients)
+	}
+	start := time.Now()
+
+	reason := c.echo()
+	c.nc.Close()
+	left := c.srv.forget(c)
+
+	attrs := []any{"remote", remote, "clients", left,
+		"messages", c.messages.Load(), "bytes", c.bytesIn.Load(),
+		"duration", time.Since(start).Round(time.Millisecond)}
+	if reason != nil {
+		attrs = append(attrs, "reason", reason.Error())
+	}
+	c.log.Info("client disconnected", attrs...)
+	if h := c.srv.Hooks.Disconnect; h != nil {
+		h(c.remote, left, reason)
+	}
+}
+
+// echo reads and echoes until the client closes (nil), the server shuts
+// down (ErrShutdown) or something goes wrong.
+func (c *conn) echo() error {
+	for {
+		now := time.Now()
+		c.readDeadline.arm(now)
+		// Checked after arming, so a Shutdown that woke us just before
+		// the arm is not missed.
+		if c.srv.shuttingDown.Load() {
+			return c.drain()
+		}
+		data, err := c.in.read()
+		if len(data) > 0 {
+			c.lastRead = now
+			werr := c.handle(data, now)
+			c.in.release()
+			if werr != nil {
+				return werr
+			}
+		}
+		switch {
+		case err == nil:
+		case err == io.EOF:
+			return c.finish()
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if c.srv.shuttingDown.Load() {
+				return c.drain()
+			}
+			if c.readDeadline.expired(c.lastRead, time.Now()) {
+				return ErrIdleTimeout
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// handle echoes data as the policy's framing says.
+func (c *conn) handle(data []byte, now time.Time) error {
+	c.bytesIn.Add(uint64(len(data)))
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.logPayload(data)
+	}
+	if c.policy.Framing == FramingRaw {
+		return c.send(data, now)
+	}
+	limit := c.policy.maxMessageBytes()
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			// Even with its LF still to come, the line would be too long.
+			if len(c.line)+len(data) >= limit {
+				return ErrLineTooLong
+			}
+			c.line = append(c.line, data...)
+			return nil
+		}
+		msg := data[:i+1]
+		data = data[i+1:]
+		if len(c.line)+len(msg) > limit {
+			return ErrLineTooLong
+		}
+		if c.line != nil {
+			msg = append(c.line, msg...)
+			c.line = nil
+		}
+		if err := c.send(msg, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send writes one message back and counts it.
+func (c *conn) send(msg []byte, now time.Time) error {
+	size := len(msg)
+	c.writeDeadline.arm(now)
+	progress := now
+	for len(msg) > 0 {
+		n, err := c.nc.Write(msg)
+		c.bytesOut.Add(uint64(n))
+		msg = msg[n:]
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		t := time.Now()
+		if n > 0 {
+			progress = t
+		}
+		if c.writeDeadline.expired(progress, t) {
+			return ErrWriteTimeout
+		}
+	}
+	c.messages.Add(1)
+	if h := c.srv.Hooks.Message; h != nil {
+		h(c.remote, size)
+	}
+	return nil
+}
+
+// finish answers a client's half-close: whatever is left of a line is a
+// message too, since no more bytes will complete it; then the client
+// sees EOF.
+func (c *conn) finish() error {
+	if len(c.line) > 0 {
+		line := c.line
+		c.line = nil
+		if err := c.send(line, time.Now()); err != nil {
+			return err
+		}
+	}
+	closeWrite(c.nc)
+	return nil
+}
+
+// drain ends a connection for Shutdown: it echoes what the kernel has
+// already received for it, sends EOF, and waits for the client to close
+// its side (or for the shutdown deadline) so that a close never turns
+// into a reset that could destroy echoes still in flight to the client.
+func (c *conn) drain() error {
+	now := time.Now()
+	for range 64 {
+		data, err := c.in.readQueued()
+		if len(data) == 0 {
+			break
+		}
+		werr := c.handle(data, now)
+		c.in.release()
+		if werr != nil || err != nil {
+			break
+		}
+	}
+	c.line = nil
+	closeWrite(c.nc)
+	if d := c.srv.drainDeadline.Load(); d != nil {
+		c.nc.SetReadDeadline(*d)
+	}
+	for {
+		data, err := c.in.read()
+		if len(data) > 0 {
+			c.in.release()
+		}
+		if err != nil {
+			return ErrShutdown
+		}
+	}
+}
+
+func (c *conn) wake() {
+	c.nc.SetReadDeadline(aLongTimeAgo)
+}
+
+func (c *conn) logPayload(data []byte) {
+	shown := data[:min(len(data), debugPayloadBytes)]
+	c.log.Debug("received", "remote", c.remote.String(), "bytes", len(data),
+		"data", string(shown))
+}
+
+func closeWrite(nc net.Conn) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}

@@ -1,0 +1,296 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("gateway: server closed")
+
+// A Server echoes what its clients send. The zero value is ready to use:
+// raw framing, no limits, logging to slog.Default.
+type Server struct {
+	// Policy is applied to the connections accepted after Serve starts.
+	// To change it while serving, call SetPolicy.
+	Policy Policy
+	// Hooks report clients coming, going and talking.
+	Hooks Hooks
+	// Logger receives connects and disconnects at info and payloads at
+	// debug. Nil means slog.Default().
+	Logger *slog.Logger
+
+	policy       atomic.Pointer[Policy]
+	shuttingDown atomic.Bool
+	// drainDeadline, once shutting down, is when lingering clients are cut.
+	drainDeadline atomic.Pointer[time.Time]
+	// acceptWatch is the accept loops' liveness for Healthy.
+	acceptWatch loopWatch
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	perIP     map[netip.Addr]int
+	accepted  uint64
+	rejected  [numRejectReasons]uint64
+	closed    Stats // totals of connections no longer tracked
+	done      bool
+	routines  sync.WaitGroup // accept loops and connection goroutines
+}
+
+// SetPolicy replaces the policy for connections accepted from now on;
+// connections already open keep the one they started with.
+func (s *Server) SetPolicy(p Policy) {
+	p.Allow = append([]netip.Prefix(nil), p.Allow...)
+	s.policy.Store(&p)
+}
+
+func (s *Server) currentPolicy() *Policy {
+	if p := s.policy.Load(); p != nil {
+		return p
+	}
+	p := s.Policy
+	s.policy.CompareAndSwap(nil, &p)
+	return s.policy.Load()
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// ListenAndServe listens on the TCP address addr and calls Serve.
+func (s *Server) ListenAndServe(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// Serve accepts connections on l, serving each on a goroutine of its own,
+// until Shutdown or Close, and then returns ErrServerClosed. Any other
+// error from l is returned after l is closed. Errors that a busy host
+// recovers from, such as running out of file descriptors, are retried with
+// a backoff and never end Serve.
+func (s *Server) Serve(l net.Listener) error {
+	if !s.track(l) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.untrack(l)
+	s.logger().Info("listening", "addr", l.Addr().String())
+
+	var backoff time.Duration
+	for {
+		s.acceptWatch.waiting()
+		nc, err := l.Accept()
+		s.acceptWatch.working()
+		if err != nil {
+			if s.shuttingDown.Load() {
+				return ErrServerClosed
+			}
+			if isTemporary(err) {
+				backoff = nextBackoff(backoff)
+				s.logger().Warn("accept failed; retrying", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.admit(nc)
+	}
+}
+
+// nextBackoff doubles the wait between failed accepts from 5ms up to 1s,
+// as net/http does, so that a host out of descriptors is not spun on.
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return 5 * time.Millisecond
+	}
+	return min(2*d, time.Second)
+}
+
+// isTemporary reports whether an accept error is worth retrying. Accept
+// errors on a listener that is still open are nearly always transient
+// (EMFILE, ENFILE, ENOBUFS, ECONNABORTED); only a closed listener is final.
+func isTemporary(err error) bool {
+	return !errors.Is(err, net.ErrClosed)
+}
+
+// admit applies the policy to a new connection and starts its goroutine,
+// or closes it at once.
+func (s *Server) admit(nc net.Conn) {
+	p := s.currentPolicy()
+	remote := addrPortOf(nc.RemoteAddr())
+	ip := remote.Addr().Unmap()
+
+	s.mu.Lock()
+	reason := RejectReason(-1)
+	switch {
+	case s.done || s.shuttingDown.Load():
+		reason = RejectShuttingDown
+	case !p.allows(ip):
+		reason = RejectNotAllowed
+	case p.MaxClients > 0 && len(s.conns) >= p.MaxClients:
+		reason = RejectMaxClients
+	case p.MaxClientsPerIP > 0 && s.perIP[ip] >= p.MaxClientsPerIP:
+		reason = RejectMaxClientsPerIP
+	}
+	if reason >= 0 {
+		s.rejected[reason]++
+		s.mu.Unlock()
+		nc.Close()
+		s.logger().Warn("client rejected", "remote", remote.String(), "reason", reason.String())
+		if h := s.Hooks.Reject; h != nil {
+			h(remote, reason)
+		}
+		return
+	}
+	c := newConn(s, nc, remote, p)
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+		s.perIP = make(map[netip.Addr]int)
+	}
+	s.conns[c] = struct{}{}
+	s.perIP[ip]++
+	s.accepted++
+	clients := len(s.conns)
+	s.routines.Add(1)
+	s.mu.Unlock()
+
+	go c.serve(clients)
+}
+
+// forget untracks a closed connection, folding its counters into the
+// totals, and returns how many clients remain.
+func (s *Server) forget(c *conn) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	ip := c.remote.Addr().Unmap()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+	s.closed.Disconnected++
+	s.closed.Messages += c.messages.Load()
+	s.closed.BytesIn += c.bytesIn.Load()
+	s.closed.BytesOut += c.bytesOut.Load()
+	return len(s.conns)
+}
+
+func (s *Server) track(l net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done || s.shuttingDown.Load() {
+		return false
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	s.routines.Add(1)
+	return true
+}
+
+func (s *Server) untrack(l net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+	l.Close()
+	s.routines.Done()
+}
+
+// Shutdown stops accepting, lets every client's already received data be
+// echoed, then half-closes each connection so the client sees EOF, and
+// closes it once the client closes its side. Clients still connected when
+// ctx ends are cut off. Shutdown returns once every goroutine the Server
+// started has ended: nil if all went cleanly, else ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(24 * time.Hour)
+	}
+	s.drainDeadline.Store(&deadline)
+	s.shuttingDown.Store(true)
+	s.closeListeners()
+	for _, c := range s.snapshotConns() {
+		c.wake()
+	}
+
+	finished := make(chan struct{})
+	go func() {
+		s.routines.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		s.closeConns()
+		<-finished
+		return ctx.Err()
+	}
+}
+
+// Close closes every listener and connection at once and waits for their
+// goroutines to end. Clients see their connection reset or closed.
+func (s *Server) Close() error {
+	s.shuttingDown.Store(true)
+	s.closeListeners()
+	s.closeConns()
+	s.routines.Wait()
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = true
+	for l := range s.listeners {
+		l.Close()
+	}
+}
+
+func (s *Server) closeConns() {
+	for _, c := range s.snapshotConns() {
+		c.nc.Close()
+	}
+}
+
+func (s *Server) snapshotConns() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// Healthy reports nil while every accept loop is either waiting in Accept
+// or has been busy for less than stall, which is how a hung daemon is told
+// from an idle one.
+func (s *Server) Healthy(stall time.Duration) error {
+	if s.shuttingDown.Load() {
+		return ErrServerClosed
+	}
+	return s.acceptWatch.healthy(stall)
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}

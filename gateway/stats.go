@@ -1,0 +1,31 @@
+package gateway
+
+// Stats is a snapshot of a Server's counters since it was created.
+type Stats struct {
+	Clients      int    // connected now
+	Accepted     uint64 // connections admitted
+	Disconnected uint64 // admitted connections since closed
+	Messages     uint64 // messages echoed
+	BytesIn      uint64
+	BytesOut     uint64
+	// Rejected counts connections closed at once, by RejectReason.
+	Rejected [numRejectReasons]uint64
+}
+
+// Stats returns the counters. It is cheap enough to call every second but
+// not per message: it visits every connection, whose counters are kept on
+// the connection so that busy clients never contend for one cache line.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.closed
+	st.Clients = len(s.conns)
+	st.Accepted = s.accepted
+	st.Rejected = s.rejected
+	for c := range s.conns {
+		st.Messages += c.messages.Load()
+		st.BytesIn += c.bytesIn.Load()
+		st.BytesOut += c.bytesOut.Load()
+	}
+	return st
+}
