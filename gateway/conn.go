@@ -84,9 +84,12 @@ func (c *conn) serve(clients int) {
 // echo reads and echoes until the client closes (nil), the server shuts
 // down (ErrShutdown) or something goes wrong.
 func (c *conn) echo() error {
+	c.lastRead = time.Now()
 	for {
-		now := time.Now()
-		c.readDeadline.arm(now)
+		// lastRead stands in for the time now: a little stale, which only
+		// makes the lazy deadline fire early and be re-checked, and it
+		// saves a clock read per message.
+		c.readDeadline.arm(c.lastRead)
 		// Checked after arming, so a Shutdown that woke us just before
 		// the arm is not missed.
 		if c.srv.shuttingDown.Load() {
@@ -94,6 +97,7 @@ func (c *conn) echo() error {
 		}
 		data, err := c.in.read()
 		if len(data) > 0 {
+			now := time.Now()
 			c.lastRead = now
 			werr := c.handle(data, now)
 			c.in.release()

@@ -234,7 +234,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-finished:
-		return nil
+		// Lingering clients are cut at the context's deadline by their
+		// own read deadline, which can win the race with ctx.Done.
+		return ctx.Err()
 	case <-ctx.Done():
 		s.closeConns()
 		<-finished
