@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -72,6 +73,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	errs := decodeInto(file, data, c, lines)
 	c.File = file
 	errs = append(errs, c.validate(file, lines)...)
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 	if len(errs) > 0 {
 		return nil, errs
 	}

@@ -180,4 +180,3 @@ func closeAll(ls []net.Listener) {
 		l.Close()
 	}
 }
-

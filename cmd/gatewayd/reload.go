@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatewayd/gatewayd/configs"
@@ -18,7 +19,10 @@ func (d *daemon) reload() {
 	}
 	cfg, err := configs.Load(d.path)
 	if err != nil {
-		d.log.Error("reload failed; configuration unchanged", "file", d.path, "problems", err.Error())
+		d.log.Error("reload failed; configuration unchanged", "file", d.path)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			d.log.Error("config problem", "problem", line)
+		}
 		return
 	}
 	old := d.cfg
