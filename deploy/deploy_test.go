@@ -70,7 +70,19 @@ func (o *once) do(t *testing.T, what string, f func() ([]byte, error)) {
 	}
 }
 
-var crossOnce, debOnce once
+var crossOnce, debOnce, hostOnce once
+
+// hostDaemon returns cmd/gatewayd built for this machine.
+func hostDaemon(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(buildDir, "gatewayd-host")
+	hostOnce.do(t, "go build ./cmd/gatewayd", func() ([]byte, error) {
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/gatewayd")
+		cmd.Dir = top
+		return cmd.CombinedOutput()
+	})
+	return bin
+}
 
 // makeTarget runs the top-level Makefile the way a developer would, with the
 // outputs in buildDir and a fixed version.
@@ -379,6 +391,106 @@ func TestPrivateUsersKeepsGroupAccess(t *testing.T) {
 		if gotOK := err == nil; gotOK != tt.wantOK {
 			t.Errorf("%s: write in a user namespace succeeded=%v, want %v (%v %s)", tt.name, gotOK, tt.wantOK, err, out)
 		}
+	}
+}
+
+// TestSocketUnitAddress starts the daemon the way gatewayd.socket does:
+// systemd-socket-activate binds the unit's ListenStream form (a bare port,
+// so [::] with IPv4 mapped in) and passes the socket. Clients on IPv4 and
+// IPv6 loopback both get their echo, which is what lets one socket serve a
+// LAN of either kind. A free port stands in for 65432, which may be taken on
+// the build machine.
+func TestSocketUnitAddress(t *testing.T) {
+	needTool(t, "systemd-socket-activate")
+	listen := unitSettings(t, "gatewayd.socket")["ListenStream"]
+	if len(listen) != 1 {
+		t.Fatalf("ListenStream = %q, want one", listen)
+	}
+	if _, err := strconv.Atoi(listen[0]); err != nil {
+		t.Fatalf("ListenStream = %q: this test covers a bare port; update it with the unit", listen[0])
+	}
+	l, err := net.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Skipf("no IPv6 on this machine, so the dual-stack socket cannot be tried: %v", err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+
+	bin := hostDaemon(t)
+	conf := filepath.Join(t.TempDir(), "gatewayd.yaml")
+	// listen: names an address the socket does not have: it must be
+	// ignored. allow: lists IPv4 and IPv6 prefixes, which must match the
+	// IPv4 clients the dual-stack socket shows as ::ffff:a.b.c.d.
+	writeFile(t, conf, "listen: \"127.0.0.1:1\"\nallow: [\"127.0.0.0/8\", \"::1/128\"]\ngpio:\n  driver: none\n", 0o644)
+	cmd := exec.Command("systemd-socket-activate", "-l", port, bin, "-config", conf)
+	cmd.Env = cleanEnv()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var logMu sync.Mutex
+	var logBuf strings.Builder
+	bound := make(chan struct{})
+	waitc := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logMu.Lock()
+			logBuf.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
+			if strings.HasPrefix(sc.Text(), "Listening on ") {
+				close(bound)
+			}
+		}
+		waitc <- cmd.Wait()
+	}()
+	log := func() string {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logBuf.String()
+	}
+	select {
+	case <-bound:
+	case err := <-waitc:
+		t.Fatalf("systemd-socket-activate exited: %v\n%s", err, log())
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("systemd-socket-activate did not bind within 30s:\n%s", log())
+	}
+	defer func() {
+		// The daemon is running by now (the first client started it), under
+		// the same pid, as under systemd.
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-waitc:
+			if err != nil {
+				t.Errorf("after SIGTERM: %v, want exit 0\n%s", err, log())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("no exit within 30s of SIGTERM:\n%s", log())
+		}
+	}()
+
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		addr := net.JoinHostPort(host, port)
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			t.Errorf("dial %s: %v", addr, err)
+			continue
+		}
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		msg := []byte("via " + host)
+		got := make([]byte, len(msg))
+		if _, err := conn.Write(msg); err != nil {
+			t.Errorf("%s: %v", addr, err)
+		} else if _, err := io.ReadFull(conn, got); err != nil || !bytes.Equal(got, msg) {
+			t.Errorf("%s: echo %q, %v; want %q\n%s", addr, got, err, msg, log())
+		}
+		conn.Close()
 	}
 }
 
