@@ -1,0 +1,175 @@
+// Command gatewayctl is the client for gatewayd: it sends messages and
+// prints their echoes (send, chat), load-tests a gateway while checking
+// every echoed byte (bench), and summarises the daemon's status endpoint
+// (status).
+//
+//	gatewayctl send Hello "How are you?" Goodbye
+//	gatewayctl chat -addr 192.168.1.20:65432
+//	gatewayctl bench -c 1000 -size 64 -d 10s
+//	gatewayctl status
+//
+// Flags come before arguments. Exit status: 0 ok, 1 runtime error (and, for
+// bench, any echo mismatch; for status, an unhealthy daemon), 2 usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+)
+
+// Set at link time: -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// errReported means the failure was already shown to the user in full.
+var errReported = errors.New("failed")
+
+// exitCode prints err, if any, and maps it to the exit status.
+func exitCode(err error, stderr io.Writer) int {
+	var usage usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &usage):
+		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errReported) {
+			fmt.Fprintln(stderr, "gatewayctl:", err)
+		}
+		return 2
+	case errors.Is(err, errReported):
+		return 1
+	default:
+		fmt.Fprintln(stderr, "gatewayctl:", err)
+		return 1
+	}
+}
+
+// command is one subcommand: its flags are defined on fs, and run gets the
+// arguments left after them.
+type command struct {
+	name, args, summary string
+	flags               func(fs *flag.FlagSet) func(ctx context.Context, args []string, io stdio) error
+}
+
+// stdio is where a command reads and writes.
+type stdio struct {
+	in          io.Reader
+	out, errOut io.Writer
+}
+
+var commands = []command{
+	{"send", "[-addr HOST:PORT] [-timeout D] MESSAGE...", "send each message, print its echo", sendFlags},
+	{"chat", "[-addr HOST:PORT] [-timeout D]", "send each line of input, print the echo", chatFlags},
+	{"bench", "[-addr HOST:PORT] [-c CONNS] [-size BYTES] [-d DURATION] [-n MESSAGES] [-rate R] [-json]", "load test that verifies every echoed byte", benchFlags},
+	{"status", "[-addr HOST:PORT]", "the daemon's health and counters from its metrics endpoint", statusFlags},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: gatewayctl [-version] COMMAND [FLAGS] [ARGS]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-7s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-7s %s\n\nRun 'gatewayctl help COMMAND' for a command's flags.\n", "help", "this text, or a command's flags")
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gatewayctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() { usage(fs.Output()) }
+	if err := fs.Parse(args); err != nil {
+		return usageError{errReported}
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "gatewayctl %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	}
+	if fs.NArg() == 0 {
+		usage(stderr)
+		return usageError{errReported}
+	}
+	name, args := fs.Arg(0), fs.Args()[1:]
+	if name == "help" {
+		return help(args, stdout, stderr)
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(ctx, args, stdio{stdin, stdout, stderr})
+		}
+	}
+	fmt.Fprintf(stderr, "gatewayctl: unknown command %q\n", name)
+	usage(stderr)
+	return usageError{errReported}
+}
+
+// help prints the overview, or one command's flags, on stdout.
+func help(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stdout)
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			fs := c.flagSet(stdout)
+			c.flags(fs)
+			fs.Usage()
+			return nil
+		}
+	}
+	fmt.Fprintf(stderr, "gatewayctl: unknown command %q\n", args[0])
+	usage(stderr)
+	return usageError{errReported}
+}
+
+func (c command) flagSet(out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: gatewayctl %s %s\n\n%s.\n\n", c.name, c.args, upperFirst(c.summary))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func (c command) run(ctx context.Context, args []string, std stdio) error {
+	fs := c.flagSet(std.errOut)
+	runCmd := c.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageError{errReported} // flag has printed the problem and the usage
+	}
+	err := runCmd(ctx, fs.Args(), std)
+	var usage usageError
+	if errors.As(err, &usage) && !errors.Is(err, errReported) {
+		fmt.Fprintf(std.errOut, "gatewayctl %s: %v\n", c.name, usage.error)
+		fs.Usage()
+		return usageError{errReported}
+	}
+	return err
+}
+
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+)
+
+// sendFlags defines `gatewayctl send`: the seed lab's multi-message client.
+// One connection; each message is written, its whole echo read back and
+// printed as `Received from server: MESSAGE`.
+func sendFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
+	addr := fs.String("addr", defaultAddr, "the gateway's `HOST:PORT`")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up connecting, or waiting for an echo, after `D`")
+	return func(ctx context.Context, msgs []string, std stdio) error {
+		if len(msgs) == 0 {
+			return usageError{errors.New("no message to send")}
+		}
+		for i, m := range msgs {
+			if m == "" {
+				return usageError{fmt.Errorf("message %d is empty: there would be nothing to echo", i+1)}
+			}
+		}
+		c, err := dial(ctx, *addr, *timeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(longAgo) })
+		defer stop()
+		for _, m := range msgs {
+			echo, err := exchange(c, []byte(m), *timeout)
+			if err != nil {
+				return sendError(ctx, *addr, m, len(echo), err, *timeout)
+			}
+			fmt.Fprintf(std.out, "Received from server: %s\n", echo)
+			if !bytes.Equal(echo, []byte(m)) {
+				return fmt.Errorf("the echo from %s differs from the message %q", *addr, m)
+			}
+		}
+		return nil
+	}
+}
+
+// exchange writes msg and reads back len(msg) bytes, all within timeout.
+// On error it returns what did come back.
+func exchange(c net.Conn, msg []byte, timeout time.Duration) ([]byte, error) {
+	if timeout > 0 {
+		if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := c.Write(msg); err != nil {
+		return nil, err
+	}
+	echo := make([]byte, len(msg))
+	n, err := io.ReadFull(c, echo)
+	return echo[:n], err
+}
+
+// sendError is the one line shown when a message's echo does not come back.
+func sendError(ctx context.Context, addr, msg string, got int, err error, timeout time.Duration) error {
+	what := fmt.Sprintf("%d of %d bytes of the echo of %s came back", got, len(msg), quoteCut(msg))
+	switch {
+	case ctx.Err() != nil:
+		return errors.New("interrupted")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%s closed the connection: %s", addr, what)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("no echo from %s within %v: %s", addr, timeout, what)
+	}
+	return fmt.Errorf("talking to %s: %s; %s", addr, reason(err, timeout), what)
+}
+
+// quoteCut quotes s Go-style, cut to 64 bytes like the daemon's log.
+func quoteCut(s string) string {
+	if len(s) > 64 {
+		return fmt.Sprintf("%q...", s[:64])
+	}
+	return fmt.Sprintf("%q", s)
+}
