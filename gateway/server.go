@@ -40,7 +40,8 @@ type Server struct {
 	accepted  uint64
 	rejected  [numRejectReasons]uint64
 	closed    Stats // totals of connections no longer tracked
-	done      bool
+	done      bool // listeners closed: no Serve may start
+	closing   bool // Close was called: no connection may start
 	routines  sync.WaitGroup // accept loops and connection goroutines
 }
 
@@ -137,7 +138,10 @@ func (s *Server) admit(nc net.Conn) {
 	s.mu.Lock()
 	reason := RejectReason(-1)
 	switch {
-	case s.done || s.shuttingDown.Load():
+	case s.closing:
+		// Close, not Shutdown: a connection accepted during Shutdown is
+		// admitted instead and drained like the others, since closing it
+		// with its data unread would reset it.
 		reason = RejectShuttingDown
 	case !p.allows(ip):
 		reason = RejectNotAllowed
@@ -248,6 +252,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // goroutines to end. Clients see their connection reset or closed.
 func (s *Server) Close() error {
 	s.shuttingDown.Store(true)
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
 	s.closeListeners()
 	s.closeConns()
 	s.routines.Wait()

@@ -79,6 +79,16 @@ func (pc *periphChips) line(name string) (*gpioioctl.GPIOLine, error) {
 			return l, nil
 		}
 	}
+	// The device tree names some of a Pi 3's lines after their function
+	// (GPIO4 is "GPIO_GCLK", GPIO14 "TXD1"), yet users know every pin by
+	// its BCM number, which is the line's offset on the SoC's own chip.
+	if prefix, n := splitNumber(name); prefix == "GPIO" && n >= 0 {
+		for _, c := range pc.chips {
+			if isBCMChip(c.Label()) && n < c.LineCount() {
+				return c.ByNumber(n), nil
+			}
+		}
+	}
 	return nil, fmt.Errorf("gpio: pin %q does not exist on %s; use one of its line names: %s", name, pc.describe(), pc.lineNames())
 }
 
@@ -107,14 +117,15 @@ func (pc *periphChips) claim(l LED) (periphgpio.PinOut, error) {
 	}
 	off := periphgpio.Level(l.ActiveLow)
 	if err := line.Out(off); err != nil {
-		switch {
-		case errors.Is(err, syscall.EBUSY):
+		// gpioioctl keeps only the errno's text, so match on that.
+		switch msg := err.Error(); {
+		case strings.Contains(msg, syscall.EBUSY.Error()):
 			by := ""
 			if c := line.Consumer(); c != "" {
 				by = fmt.Sprintf(" by %q", c)
 			}
 			return nil, fmt.Errorf("gpio: pin %q is already in use%s: stop that program or choose another pin", l.Pin, by)
-		case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		case strings.Contains(msg, syscall.EACCES.Error()), strings.Contains(msg, syscall.EPERM.Error()):
 			return nil, fmt.Errorf("gpio: permission denied claiming pin %q: add the user running gatewayd to the gpio group", l.Pin)
 		}
 		return nil, fmt.Errorf("gpio: pin %q: %w", l.Pin, err)
@@ -145,4 +156,10 @@ func splitNumber(s string) (string, int) {
 		n = n*10 + int(r-'0')
 	}
 	return s[:i], n
+}
+
+// isBCMChip reports whether a chip is the Broadcom SoC's own GPIO
+// controller (Pi 1 to 4), whose line offsets are the BCM pin numbers.
+func isBCMChip(label string) bool {
+	return strings.HasPrefix(label, "pinctrl-bcm2") || label == "bcm2835_gpio"
 }
