@@ -39,9 +39,9 @@ type Server struct {
 	perIP     map[netip.Addr]int
 	accepted  uint64
 	rejected  [numRejectReasons]uint64
-	closed    Stats // totals of connections no longer tracked
-	done      bool // listeners closed: no Serve may start
-	closing   bool // Close was called: no connection may start
+	closed    Stats          // totals of connections no longer tracked
+	done      bool           // listeners closed: no Serve may start
+	closing   bool           // Close was called: no connection may start
 	routines  sync.WaitGroup // accept loops and connection goroutines
 }
 
