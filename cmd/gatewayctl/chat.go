@@ -61,10 +61,10 @@ func chat(ctx context.Context, c *net.TCPConn, addr string, timeout time.Duratio
 	case <-ctx.Done():
 		return nil // the user quit: not an error
 	case r := <-received:
-		if r.err != nil {
+		if r.err != nil && !hungUp(r.err) {
 			return fmt.Errorf("talking to %s: %s", addr, reason(r.err, 0))
 		}
-		return fmt.Errorf("%s closed the connection", addr)
+		return fmt.Errorf("%s closed the connection%s", addr, hangUpNote(r.err))
 	case s := <-sent:
 		if s.err != nil {
 			return s.err
@@ -84,10 +84,10 @@ func chat(ctx context.Context, c *net.TCPConn, addr string, timeout time.Duratio
 			return nil
 		case errors.Is(r.err, os.ErrDeadlineExceeded):
 			return fmt.Errorf("no echo from %s within %v after the end of input: %d of %d bytes came back", addr, timeout, r.n, s.n)
-		case r.err != nil:
+		case r.err != nil && !hungUp(r.err):
 			return fmt.Errorf("talking to %s: %s", addr, reason(r.err, 0))
-		case r.n < s.n:
-			return fmt.Errorf("%s closed the connection: %d of %d bytes of the echo came back", addr, r.n, s.n)
+		case r.err != nil || r.n < s.n:
+			return fmt.Errorf("%s closed the connection%s: %d of %d bytes of the echo came back", addr, hangUpNote(r.err), r.n, s.n)
 		}
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -66,4 +67,19 @@ func reason(err error, timeout time.Duration) string {
 		return "timed out"
 	}
 	return err.Error()
+}
+
+// hungUp reports whether err means the peer closed the connection: at the
+// end of the stream, or abruptly (a close with unread data sends a reset).
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// hangUpNote is "" for an orderly close, else why it was abrupt.
+func hangUpNote(err error) string {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return ""
+	}
+	return " (" + reason(err, 0) + ")"
 }

@@ -70,8 +70,8 @@ func sendError(ctx context.Context, addr, msg string, got int, err error, timeou
 	switch {
 	case ctx.Err() != nil:
 		return errors.New("interrupted")
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("%s closed the connection: %s", addr, what)
+	case hungUp(err):
+		return fmt.Errorf("%s closed the connection%s: %s", addr, hangUpNote(err), what)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("no echo from %s within %v: %s", addr, timeout, what)
 	}
