@@ -139,6 +139,7 @@ sed "s/^/PITEST out main /" /tmp/gw.log
 # Start-up checks and errors.
 once check -check -config /etc/pitest/main.yaml
 once check-wrongpin -check -config /etc/pitest/wrongpin.yaml
+once check-bcmnumber -check -config /etc/pitest/bcmnumber.yaml
 once wrongpin -config /etc/pitest/wrongpin.yaml
 holdline -consumer pitest-holder GPIO22 &
 holder=$!

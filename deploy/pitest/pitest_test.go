@@ -62,6 +62,17 @@ gpio:
       action: blink
       duration: 3s
 `
+	// GPIO4 is named "GPIO_GCLK" by the Pi 3 device tree; users still
+	// know it as GPIO4, its BCM number.
+	bcmNumberConfig = `listen: "127.0.0.1:65433"
+gpio:
+  driver: periph
+  leds:
+    - name: clock-pin
+      pin: GPIO4
+      on: clients
+      action: level
+`
 	// GPIO22 is held by holdline when this one starts.
 	busyConfig = `listen: "127.0.0.1:65433"
 gpio:
@@ -214,6 +225,9 @@ func checkStartupErrors(t *testing.T, rep report) {
 	if got := rep.exits["check"]; got != "0" {
 		t.Errorf("gatewayd -check with pins that exist: exit status %q, want 0\n%s", got, output("check"))
 	}
+	if got := rep.exits["check-bcmnumber"]; got != "0" {
+		t.Errorf("gatewayd -check with GPIO4, a line the device tree names GPIO_GCLK: exit status %q, want 0\n%s", got, output("check-bcmnumber"))
+	}
 	for _, run := range []struct {
 		name, what string
 		want       []*regexp.Regexp
@@ -222,7 +236,7 @@ func checkStartupErrors(t *testing.T, rep report) {
 		{"wrongpin", "gatewayd with pin GPIO99",
 			[]*regexp.Regexp{regexp.MustCompile(`GPIO99`), regexp.MustCompile(`(?i)does not exist|not found|no such`)}},
 		{"busy", "gatewayd with GPIO22 held by another program",
-			[]*regexp.Regexp{regexp.MustCompile(`GPIO22`), regexp.MustCompile(`(?i)busy|in use`)}},
+			[]*regexp.Regexp{regexp.MustCompile(`GPIO22`), regexp.MustCompile(`(?i)busy|in use`), regexp.MustCompile(`pitest-holder`)}},
 	} {
 		if got := rep.exits[run.name]; got != "1" {
 			t.Errorf("%s: exit status %q, want 1\n%s", run.what, got, output(run.name))
@@ -274,7 +288,7 @@ func writeInitrd(dst, busybox, gatewayd, holdline string) error {
 		}
 		a.File(name, 0o755, b)
 	}
-	for name, conf := range map[string]string{"main": mainConfig, "wrongpin": wrongPinConfig, "busy": busyConfig} {
+	for name, conf := range map[string]string{"main": mainConfig, "wrongpin": wrongPinConfig, "busy": busyConfig, "bcmnumber": bcmNumberConfig} {
 		a.File("etc/pitest/"+name+".yaml", 0o644, []byte(conf))
 	}
 	return a.Close()

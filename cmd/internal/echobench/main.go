@@ -1,0 +1,221 @@
+// Command echobench measures gatewayd against the minimal
+// goroutine-per-connection echo server (cmd/internal/echobaseline) in the
+// same run, on the same machine, and prints the figures side by side:
+// messages/s, p50/p99 latency and server CPU time per message for each
+// load, resident memory per idle connection, and the CPU cost of driving
+// LEDs (sim driver) over driver none.
+//
+//	go run ./cmd/internal/echobench            # the full run, about 3 minutes
+//	go run ./cmd/internal/echobench -quick     # a smoke run, seconds
+//
+// Each server runs as its own process, so its CPU time (utime+stime from
+// /proc/PID/stat) and resident memory (VmRSS) are its alone. The loads
+// alternate between the servers round by round, so a slow spell on a busy
+// machine hits both; the median round is reported. It prints figures and
+// never fails on them: read the ratios against the targets in the README.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gatewayd/gatewayd/cmd/internal/load"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "echobench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	duration   time.Duration
+	rounds     int
+	idleConns  int
+	conns      []int
+	sizes      []int
+	skipMemory bool
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("echobench", flag.ContinueOnError)
+	d := fs.Duration("d", 4*time.Second, "length of each load `round`")
+	rounds := fs.Int("rounds", 3, "rounds per load and server; the median is reported")
+	idle := fs.Int("idle", 10000, "idle connections for the memory measure")
+	quick := fs.Bool("quick", false, "a smoke run: short rounds, small loads")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts := options{duration: *d, rounds: *rounds, idleConns: *idle, conns: []int{100, 1000}, sizes: []int{64, 1024}}
+	if *quick {
+		opts = options{duration: 300 * time.Millisecond, rounds: 1, idleConns: 200, conns: []int{20}, sizes: []int{64}}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "echobench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bins, err := buildServers(ctx, dir)
+	if err != nil {
+		return err
+	}
+	servers := []server{
+		{name: "baseline", argv: []string{bins.baseline, "-addr", "127.0.0.1:0"}},
+		{name: "gatewayd", argv: []string{bins.gatewayd, "-config", writeFile(dir, "all.yaml", allFeatures("sim"))}},
+	}
+
+	fmt.Fprintf(stdout, "echobench: %d rounds of %v per load and server; median round shown\n\n", opts.rounds, opts.duration)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "load\tserver\tmsgs/s\tp50\tp99\tCPU/msg\tthroughput ratio\tCPU ratio\t")
+	for _, conns := range opts.conns {
+		for _, size := range opts.sizes {
+			cfg := load.Config{Conns: conns, Size: size, Duration: opts.duration}
+			res, err := compare(ctx, servers, cfg, opts.rounds)
+			if err != nil {
+				return err
+			}
+			base := res[0]
+			for i, r := range res {
+				ratios := "\t\t"
+				if i > 0 {
+					ratios = fmt.Sprintf("%.3f\t%.3f\t", r.rate/base.rate, float64(r.cpuPerMsg)/float64(base.cpuPerMsg))
+				}
+				fmt.Fprintf(tw, "%d conns × %d B\t%s\t%.0f\t%v\t%v\t%v\t%s\n", conns, size, servers[i].name,
+					r.rate, r.p50, r.p99, r.cpuPerMsg.Round(time.Nanosecond), ratios)
+			}
+		}
+	}
+	tw.Flush()
+
+	// LEDs: the same load with driver none and with sim LEDs on every
+	// event; the sim driver stands in for GPIO without hardware.
+	fmt.Fprintln(stdout)
+	leds := []server{
+		{name: "gatewayd driver: none", argv: []string{bins.gatewayd, "-config", writeFile(dir, "none.yaml", allFeatures("none"))}},
+		{name: "gatewayd driver: sim", argv: servers[1].argv},
+	}
+	ledConns := opts.conns[len(opts.conns)-1]
+	res, err := compare(ctx, leds, load.Config{Conns: ledConns, Size: 64, Duration: opts.duration}, opts.rounds)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "LED cost, %d conns × 64 B: CPU/msg %v with driver none, %v with sim LEDs: ratio %.3f\n",
+		ledConns, res[0].cpuPerMsg.Round(time.Nanosecond), res[1].cpuPerMsg.Round(time.Nanosecond), float64(res[1].cpuPerMsg)/float64(res[0].cpuPerMsg))
+
+	fmt.Fprintln(stdout)
+	for _, s := range servers {
+		perConn, err := idleMemory(ctx, s, opts.idleConns)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "idle memory, %s: %.2f KiB per connection (%d connections, VmRSS growth)\n", s.name, perConn/1024, opts.idleConns)
+	}
+	return nil
+}
+
+// measured is one server's median round under one load.
+type measured struct {
+	rate      float64
+	p50, p99  time.Duration
+	cpuPerMsg time.Duration
+}
+
+// compare runs cfg against each server, alternating them round by round,
+// and returns each one's median round by throughput.
+func compare(ctx context.Context, servers []server, cfg load.Config, rounds int) ([]measured, error) {
+	all := make([][]measured, len(servers))
+	for range rounds {
+		for i, s := range servers {
+			m, err := measure(ctx, s, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.name, err)
+			}
+			all[i] = append(all[i], m)
+		}
+	}
+	out := make([]measured, len(servers))
+	for i, ms := range all {
+		slices.SortFunc(ms, func(a, b measured) int { return int(a.rate - b.rate) })
+		out[i] = ms[len(ms)/2]
+	}
+	return out, nil
+}
+
+// measure starts the server, runs one load round against it and reads
+// the CPU time the server spent on it.
+func measure(ctx context.Context, s server, cfg load.Config) (measured, error) {
+	p, err := s.start(ctx)
+	if err != nil {
+		return measured{}, err
+	}
+	defer p.stop()
+	cfg.Addr = p.addr
+	// CPU is read around the whole run, connects included: a few
+	// milliseconds against seconds of echoing, and gatewayd's share (it
+	// logs each connect) is part of what it costs.
+	before, err := cpuTime(p.pid)
+	if err != nil {
+		return measured{}, err
+	}
+	res, err := load.Run(ctx, cfg)
+	if err != nil {
+		return measured{}, err
+	}
+	after, err := cpuTime(p.pid)
+	if err != nil {
+		return measured{}, err
+	}
+	if res.Mismatches > 0 || res.Errors > 0 || res.ConnectErrors > 0 {
+		return measured{}, fmt.Errorf("%d mismatches, %d errors, %d connect errors (%s %s)", res.Mismatches, res.Errors, res.ConnectErrors, res.FirstError, res.FirstConnectError)
+	}
+	return measured{
+		rate:      res.MsgsPerSec,
+		p50:       res.Latency.P50,
+		p99:       res.Latency.P99,
+		cpuPerMsg: (after - before) / time.Duration(max(res.Messages, 1)),
+	}, nil
+}
+
+func writeFile(dir, name, content string) string {
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		panic(err)
+	}
+	return path
+}
+
+// allFeatures is a gatewayd configuration with every per-connection
+// feature doing work: limits, timeouts, an allow list, hooks and LEDs.
+func allFeatures(driver string) string {
+	return `listen: "127.0.0.1:0"
+framing: raw
+limits:
+  max_clients: 20000
+  max_clients_per_ip: 20000
+  idle_timeout: 5m
+  write_timeout: 10s
+allow: ["127.0.0.0/8", "::1/128"]
+log:
+  level: info
+gpio:
+  driver: ` + driver + `
+  leds:
+    - {name: connect, pin: GPIO17, on: clients, action: level}
+    - {name: activity, pin: GPIO27, on: message, action: blink, duration: 50ms}
+    - {name: link, pin: GPIO22, on: connect, action: toggle, duration: 100ms}
+    - {name: heartbeat, pin: GPIO23, on: heartbeat, action: blink, duration: 1s}
+`
+}
