@@ -39,6 +39,10 @@ type runner struct {
 	firstConnectErr          atomic.Pointer[errBox]
 	firstErr                 atomic.Pointer[errBox]
 	started                  atomic.Int64 // UnixNano when the timed phase began; 0 before
+
+	// endAt is when a run with a Duration ends, zero otherwise. Set before
+	// the connections start, read-only after.
+	endAt time.Time
 }
 
 // errBox holds an error for an atomic.Pointer.
@@ -113,18 +117,29 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	}
 
 	// Every connection's goroutine waits on start, so that all begin together
-	// once the last dial is done.
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// once the last dial is done. The run ends when the last connection has
+	// finished (driving), or when runCtx ends; closing thousands of
+	// connections afterwards (all) is not part of it.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	var stoppedAt atomic.Int64 // UnixNano of the first stop
+	stop := func() {
+		stoppedAt.CompareAndSwap(0, time.Now().UnixNano())
+		cancelRun()
+	}
+	unwatch := context.AfterFunc(ctx, stop)
+	defer unwatch()
 	start := make(chan struct{})
-	var wg sync.WaitGroup
+	var driving, all sync.WaitGroup
 	for i, c := range conns {
 		if c == nil {
 			continue
 		}
 		sh := r.shards[i%len(r.shards)]
-		wg.Go(func() {
+		driving.Add(1)
+		all.Go(func() {
 			defer c.Close()
+			defer driving.Done()
 			select {
 			case <-start:
 			case <-runCtx.Done():
@@ -136,12 +151,23 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	begin := time.Now()
 	r.started.Store(begin.UnixNano())
 	if r.cfg.Duration > 0 {
-		t := time.AfterFunc(r.cfg.Duration, cancel)
+		// Connections also stop at endAt by their own deadlines: with
+		// thousands of them busy, the timer's goroutine may run late.
+		r.endAt = begin.Add(r.cfg.Duration)
+		t := time.AfterFunc(r.cfg.Duration, stop)
 		defer t.Stop()
 	}
 	close(start)
-	wg.Wait()
-	return r.result(time.Since(begin)), nil
+	driving.Wait()
+	end := time.Now()
+	if !r.endAt.IsZero() && end.After(r.endAt) {
+		end = r.endAt
+	}
+	if t := stoppedAt.Load(); t != 0 && t < end.UnixNano() {
+		end = time.Unix(0, t)
+	}
+	all.Wait()
+	return r.result(end.Sub(begin)), nil
 }
 
 // drive runs one connection's send/receive loop until its messages are done,
@@ -149,6 +175,9 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 func (r *runner) drive(ctx context.Context, id uint64, c net.Conn, sh *shard) {
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(longAgo) })
 	defer stop()
+	if !r.endAt.IsZero() {
+		_ = c.SetDeadline(r.endAt)
+	}
 
 	p := newPattern(id*0x9e3779b97f4a7c15+uint64(time.Now().UnixNano()), r.cfg.Lines)
 	msg := make([]byte, r.cfg.Size)
@@ -184,21 +213,30 @@ func (r *runner) drive(ctx context.Context, id uint64, c net.Conn, sh *shard) {
 			p.fill(msg)
 			sent = time.Now()
 		}
-		if err := roundTrip(c, msg, echo); err != nil {
-			// An error after ctx ended is the run stopping this
-			// connection, not a failure.
-			if ctx.Err() == nil {
-				sh.errors.Add(1)
-				r.firstErr.CompareAndSwap(nil, &errBox{err})
-			}
+		err := roundTrip(c, msg, echo)
+		now := time.Now()
+		if r.over(ctx, now) {
+			// The run ended during this round trip: its error, if any,
+			// is the run stopping the connection, and an echo that came
+			// back after the end is not counted.
 			return
 		}
-		lat := time.Since(sent)
+		if err != nil {
+			sh.errors.Add(1)
+			r.firstErr.CompareAndSwap(nil, &errBox{err})
+			return
+		}
+		lat := now.Sub(sent)
 		if !bytes.Equal(msg, echo) {
 			sh.mismatches.Add(differing(msg, echo))
 		}
 		sh.record(lat, len(echo))
 	}
+}
+
+// over reports whether the run has ended at now.
+func (r *runner) over(ctx context.Context, now time.Time) bool {
+	return ctx.Err() != nil || (!r.endAt.IsZero() && !now.Before(r.endAt))
 }
 
 // roundTrip writes msg and reads its echo into echo.
