@@ -88,3 +88,18 @@ func TestBenchNoServer(t *testing.T) {
 	}
 	oneLine(t, "stderr", r.stderr, "cannot connect to "+addr, "connection refused")
 }
+
+func TestBenchLinesAgainstLineFraming(t *testing.T) {
+	_, gw := startGatewayd(t, "framing: line\n")
+	r := ctl(t, nil, "bench", "-json", "-lines", "-addr", gw, "-c", "5", "-n", "50", "-size", "100")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	var got benchJSON
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("stdout %q is not JSON: %v", r.stdout, err)
+	}
+	if got.Messages != 250 || got.Mismatches != 0 || got.Errors != 0 {
+		t.Errorf("messages %d, mismatches %d, errors %d; want 250, 0, 0", got.Messages, got.Mismatches, got.Errors)
+	}
+}

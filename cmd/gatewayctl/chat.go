@@ -70,9 +70,9 @@ func chat(ctx context.Context, c *net.TCPConn, addr string, timeout time.Duratio
 			return s.err
 		}
 		// End of input: tell the server, then wait for the rest of the echo.
-		if err := c.CloseWrite(); err != nil {
+		if err := c.CloseWrite(); err != nil && !hungUp(err) {
 			return fmt.Errorf("talking to %s: %s", addr, reason(err, 0))
-		}
+		} // if the server has already hung up, the receiver says how much came back
 		if timeout > 0 {
 			_ = c.SetReadDeadline(time.Now().Add(timeout))
 		}

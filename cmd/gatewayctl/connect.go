@@ -73,7 +73,7 @@ func reason(err error, timeout time.Duration) string {
 // end of the stream, or abruptly (a close with unread data sends a reset).
 func hungUp(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ENOTCONN)
 }
 
 // hangUpNote is "" for an orderly close, else why it was abrupt.
