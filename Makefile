@@ -65,7 +65,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	@if command -v shellcheck >/dev/null; then \
-		shellcheck deploy/*.sh deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm; \
+		shellcheck deploy/*.sh deploy/testdata/*.sh deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm; \
 	else echo "shellcheck not installed (deploy/install-deps.sh): shell scripts not linted"; fi
 
 clean:

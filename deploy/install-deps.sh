@@ -9,10 +9,12 @@
 #   the linter package:  lints deploy/*.sh and the maintainer scripts
 #   init-system-helpers: deb-systemd-helper, used by the maintainer scripts
 #   util-linux:          setpriv and unshare for the PrivateUsers= check
+#   systemd-container:   systemd-nspawn, to boot systemd with the package's units
+#   iproute2:            ip, used inside that container
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd qemu-user-static shellcheck init-system-helpers util-linux)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux)
 
 missing=()
 for p in "${pkgs[@]}"; do
