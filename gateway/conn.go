@@ -56,20 +56,15 @@ func newConn(s *Server, nc net.Conn, remote netip.AddrPort, p *Policy) *conn {
 
 // serve echoes until the client leaves, then untracks the connection and
 // reports why it closed.
-func (c *conn) serve(clients int) {
+func (c *conn) serve() {
 	defer c.srv.routines.Done()
-	remote := c.remote.String()
-	c.log.Info("client connected", "remote", remote, "clients", clients)
-	if h := c.srv.Hooks.Connect; h != nil {
-		h(c.remote, clients)
-	}
 	start := time.Now()
 
 	reason := c.echo()
 	c.nc.Close()
 	left := c.srv.forget(c)
 
-	attrs := []any{"remote", remote, "clients", left,
+	attrs := []any{"remote", c.remote.String(), "clients", left,
 		"messages", c.messages.Load(), "bytes", c.bytesIn.Load(),
 		"duration", time.Since(start).Round(time.Millisecond)}
 	if reason != nil {

@@ -42,10 +42,11 @@ func RejectReasons() []RejectReason {
 	return rs
 }
 
-// Hooks are called as clients come and go. Each hook runs on the goroutine
-// of the connection concerned, with no lock held, so it must return at once:
-// record the event and hand any slow work (GPIO, network) to a goroutine of
-// its own. A nil hook is skipped.
+// Hooks are called as clients come and go, with no lock held: Connect and
+// Reject on the accept loop, Message and Disconnect on the goroutine of the
+// connection concerned. A hook must return at once: record the event and
+// hand any slow work (GPIO, network) to a goroutine of its own. A nil hook
+// is skipped.
 type Hooks struct {
 	// Connect is called once a client is admitted; clients counts it.
 	Connect func(remote netip.AddrPort, clients int)

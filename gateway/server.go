@@ -172,7 +172,14 @@ func (s *Server) admit(nc net.Conn) {
 	s.routines.Add(1)
 	s.mu.Unlock()
 
-	go c.serve(clients)
+	// Logged here rather than on the new goroutine: slog's call chain is
+	// deep, and a connection goroutine whose stack grew for it would keep
+	// the larger stack while it idles, thousands of times over.
+	s.logger().Info("client connected", "remote", remote.String(), "clients", clients)
+	if h := s.Hooks.Connect; h != nil {
+		h(remote, clients)
+	}
+	go c.serve()
 }
 
 // forget untracks a closed connection, folding its counters into the
