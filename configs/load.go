@@ -72,7 +72,17 @@ func Parse(file string, data []byte) (*Config, error) {
 	lines := map[string]int{}
 	errs := decodeInto(file, data, c, lines)
 	c.File = file
-	errs = append(errs, c.validate(file, lines)...)
+	// A key whose value could not be decoded kept its default; a second
+	// problem about that default would only mislead.
+	bad := map[string]bool{}
+	for _, p := range errs {
+		bad[p.Key] = true
+	}
+	for _, p := range c.validate(file, lines) {
+		if !bad[p.Key] {
+			errs = append(errs, p)
+		}
+	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 	if len(errs) > 0 {
 		return nil, errs
@@ -96,6 +106,15 @@ func decodeInto(file string, data []byte, c *Config, lines map[string]int) Probl
 		return nil // only comments
 	}
 	d.decode(doc.Content[0], reflect.ValueOf(c).Elem(), "")
+	// A second document would be silently ignored: say so instead.
+	var more yaml.Node
+	switch err := dec.Decode(&more); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		d.problems = append(d.problems, syntaxProblem(file, err))
+	default:
+		d.problems = append(d.problems, Problem{File: file, Line: more.Line, Msg: "a second YAML document (after ---): the configuration is one document"})
+	}
 	return d.problems
 }
 
@@ -107,7 +126,28 @@ func syntaxProblem(file string, err error) Problem {
 	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
 		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
 	}
+	// yaml.v3 numbers the lines of its parser's errors from 0 (and leaves
+	// out line 0), unlike its scanner's, which it numbers from 1.
+	if parserErrors[msg] {
+		line++
+	}
 	return Problem{File: file, Line: line, Msg: "invalid YAML: " + msg}
+}
+
+// parserErrors are the messages of yaml.v3's parser (parserc.go), as
+// opposed to its scanner.
+var parserErrors = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
 }
 
 // decoder walks a YAML node tree against the Config struct itself, so that
@@ -219,8 +259,9 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, key string) {
 			return
 		}
 	}
+	// The tag checks above leave one failure: a number too big for an int.
 	if err := n.Decode(v.Addr().Interface()); err != nil {
-		d.add(n.Line, key, "%s: %s", describe(n), err)
+		d.add(n.Line, key, "%s is out of range", describe(n))
 	}
 }
 

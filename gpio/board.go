@@ -87,6 +87,9 @@ func (b *Board) Claim(leds []LED) (map[string]periphgpio.PinOut, error) {
 	var claimed []string
 	for _, l := range leds {
 		if p, ok := b.held[l.Pin]; ok {
+			if sp, ok := p.(*simPin); ok {
+				sp.show(l)
+			}
 			pins[l.Pin] = p
 			continue
 		}

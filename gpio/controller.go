@@ -117,6 +117,10 @@ func (c *Controller) signal() {
 func (c *Controller) Run(ctx context.Context) {
 	defer close(c.done)
 	defer c.allOff()
+	// Off again: on reload the previous worker may have written these
+	// lines since NewController, last with its own off level, which is the
+	// lit level of an LED whose active_low changed.
+	c.allOff()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -155,8 +159,12 @@ func (c *Controller) Healthy(stall time.Duration) error {
 
 // Stats counts what the worker did.
 type Stats struct {
-	Changes   uint64 // pin writes that changed an LED
-	Coalesced uint64 // events folded into one already pending
+	Changes uint64 // pin writes that succeeded, the offs at start and end included
+	// Coalesced counts events taken in by an LED that already had one
+	// waiting, which happens only where several LEDs show one event: the
+	// rest of a flood folds into the pending flag uncounted, so that
+	// Notify stays a single load.
+	Coalesced uint64
 	Errors    uint64 // pin writes that failed
 }
 
@@ -167,9 +175,17 @@ func (c *Controller) Stats() Stats {
 // step takes in pending events, advances every LED and returns when it
 // next needs attention (zero for "only when woken").
 func (c *Controller) step(now time.Time) time.Time {
+	// An event is taken in only by an LED with none waiting already.
+	// Otherwise it stays pending, so that Notify returns at its first load
+	// and the worker sleeps until its timer instead of waking for every
+	// event of a flood.
+	var room [numEvents]bool
+	for _, s := range c.leds {
+		room[s.On] = room[s.On] || !s.wanted
+	}
 	var fired [numEvents]bool
 	for e := range numEvents {
-		if c.subscribed[e] && e != EventClients && e != EventHeartbeat {
+		if room[e] && e != EventClients && e != EventHeartbeat {
 			fired[e] = c.pending[e].Swap(false)
 		}
 	}
@@ -206,17 +222,15 @@ func (c *Controller) advance(s *ledState, now time.Time, connected bool) time.Ti
 	case s.lit && s.Action == ActionBlink:
 		// End of the lit half: stay dark for as long, so that a flood
 		// reads as a flicker and never as a steady light.
-		c.write(s, false)
-		s.until = now.Add(s.Duration)
+		s.until = c.write(s, false).Add(s.Duration)
 		return s.until
 	case s.wanted:
 		s.wanted = false
-		if s.Action == ActionBlink {
-			c.write(s, true)
-		} else {
-			c.write(s, !s.lit)
+		lit := true
+		if s.Action == ActionToggle {
+			lit = !s.lit
 		}
-		s.until = now.Add(s.Duration)
+		s.until = c.write(s, lit).Add(s.Duration)
 		return s.until
 	}
 	return time.Time{}
@@ -233,27 +247,26 @@ func (c *Controller) heartbeat(s *ledState, now time.Time) time.Time {
 	switch s.phase {
 	case 0:
 		if c.healthy != nil && c.healthy() != nil {
-			c.write(s, false)
-			s.until = now.Add(p)
+			s.until = c.write(s, false).Add(p)
 			return s.until
 		}
-		c.write(s, true)
-		s.until = now.Add(p * 7 / 100)
+		s.until = c.write(s, true).Add(p * 7 / 100)
 	case 1:
-		c.write(s, false)
-		s.until = now.Add(p * 18 / 100)
+		s.until = c.write(s, false).Add(p * 18 / 100)
 	case 2:
-		c.write(s, true)
-		s.until = now.Add(p * 7 / 100)
+		s.until = c.write(s, true).Add(p * 7 / 100)
 	case 3:
-		c.write(s, false)
-		s.until = now.Add(p * 68 / 100)
+		s.until = c.write(s, false).Add(p * 68 / 100)
 	}
 	s.phase = (s.phase + 1) % 4
 	return s.until
 }
 
-func (c *Controller) write(s *ledState, lit bool) {
+// write drives s's pin and returns when it is done, which is when the new
+// spell begins: timing spells from the clock read at the start of the step
+// would let a worker held up before the write (a slow line, a loaded CPU)
+// shorten the spell it then starts, down to a steady light under a flood.
+func (c *Controller) write(s *ledState, lit bool) time.Time {
 	s.lit = lit
 	level := periphgpio.Level(lit != s.ActiveLow)
 	if err := s.pin.Out(level); err != nil {
@@ -261,10 +274,11 @@ func (c *Controller) write(s *ledState, lit bool) {
 			c.log.Warn("LED write failed", "name", s.Name, "pin", s.Pin, "err", err)
 		}
 		s.failing = true
-		return
+		return time.Now()
 	}
 	s.failing = false
 	c.changes.Add(1)
+	return time.Now()
 }
 
 func (c *Controller) allOff() {

@@ -2,6 +2,7 @@ package gpio
 
 import (
 	"log/slog"
+	"sync"
 
 	periphgpio "periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/physic"
@@ -9,9 +10,14 @@ import (
 
 // simPin is an LED with no hardware behind it: it remembers its level and
 // logs every change, so a newcomer on a PC sees the LEDs in the terminal.
+//
+// On reload a held pin passes from one controller to the next while the
+// old worker may still be writing it, hence the mutex.
 type simPin struct {
-	led   LED
-	log   *slog.Logger
+	log *slog.Logger
+
+	mu    sync.Mutex
+	led   LED // the LED it shows, replaced when a reload reuses the pin
 	level periphgpio.Level
 	known bool // level has been set at least once
 }
@@ -19,6 +25,8 @@ type simPin struct {
 var _ periphgpio.PinOut = &simPin{}
 
 func (p *simPin) Out(l periphgpio.Level) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.known && l == p.level {
 		return nil
 	}
@@ -31,9 +39,21 @@ func (p *simPin) Out(l periphgpio.Level) error {
 	return nil
 }
 
-func (p *simPin) String() string                              { return p.led.Pin + "(sim)" }
+// show makes p log as led, which a reload may have renamed or inverted.
+func (p *simPin) show(led LED) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.led = led
+}
+
+func (p *simPin) Name() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.led.Pin
+}
+
+func (p *simPin) String() string                              { return p.Name() + "(sim)" }
 func (p *simPin) Halt() error                                 { return nil }
-func (p *simPin) Name() string                                { return p.led.Pin }
 func (p *simPin) Number() int                                 { return -1 }
 func (p *simPin) Function() string                            { return "Out" }
 func (p *simPin) PWM(periphgpio.Duty, physic.Frequency) error { return errNoPWM }
@@ -41,4 +61,4 @@ func (p *simPin) PWM(periphgpio.Duty, physic.Frequency) error { return errNoPWM 
 // discard is an LED that is ignored: driver none.
 type discard struct{ simPin }
 
-func (discard) Out(periphgpio.Level) error { return nil }
+func (*discard) Out(periphgpio.Level) error { return nil }
