@@ -15,6 +15,16 @@
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# Package versions must sort in build order for apt to upgrade: before the
+# first tag a bare commit hash would not, so the commit count goes first
+# (0.0.0-57-g3442247 becomes Debian version 0.0.0+57+git3442247). A VERSION
+# given on the command line is used as it is.
+ifeq ($(origin VERSION),command line)
+DEB_VERSION ?= $(VERSION)
+else
+DEB_VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || \
+	echo "0.0.0-$$(git rev-list --count HEAD 2>/dev/null || echo 0)-g$$(git describe --always --dirty 2>/dev/null || echo unknown)")
+endif
 
 GO      ?= go
 BIN     := bin
@@ -53,8 +63,8 @@ $(BIN)/gatewayd-linux-armv7:
 # armhf is Raspberry Pi OS's 32-bit port, which targets ARMv6: the armv6
 # build runs on every Pi, the armv7 one would crash a Pi 1 or Zero.
 deb: $(BIN)/gatewayd-linux-arm64 $(BIN)/gatewayd-linux-armv6
-	deploy/build-deb.sh arm64 $(VERSION) $(BIN) $(BIN)/gatewayd-linux-arm64
-	deploy/build-deb.sh armhf $(VERSION) $(BIN) $(BIN)/gatewayd-linux-armv6
+	deploy/build-deb.sh arm64 $(DEB_VERSION) $(BIN) $(BIN)/gatewayd-linux-arm64
+	deploy/build-deb.sh armhf $(DEB_VERSION) $(BIN) $(BIN)/gatewayd-linux-armv6
 
 pi-test:
 	GATEWAYD_PI_TEST=1 $(GO) test -v -count=1 -timeout 15m -run TestPi ./deploy/pitest/
