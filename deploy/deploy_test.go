@@ -501,7 +501,8 @@ func TestSocketUnitAddress(t *testing.T) {
 // the service is started by boot through its socket, runs sandboxed as
 // gatewayd with the gpio group, echoes on IPv4 and IPv6, refuses a client
 // outside the IP allow-list, reloads in place, restarts under load without
-// refusing a connection, runs without the socket, and stops cleanly.
+// refusing a connection, is restarted by the watchdog when it hangs, runs
+// without the socket, and stops cleanly.
 func TestServiceUnderSystemd(t *testing.T) {
 	needRoot(t)
 	needTool(t, "systemd-nspawn")
@@ -582,6 +583,8 @@ func TestServiceUnderSystemd(t *testing.T) {
 		{"restart_rc", "0", "systemctl restart works"},
 		{"load_refused", "0", "the socket queues clients during a restart"},
 		{"restarted_pid_changed", "yes", "restart started a new process"},
+		{"watchdog_restarted", "yes", "a hung daemon is restarted (WatchdogSec with Restart=on-failure)"},
+		{"watchdog_echo", "after-watchdog", "and serves again"},
 		{"without_socket", "active", "the service runs without its socket"},
 		{"without_socket_triggered", "inactive", "the socket really was stopped"},
 		{"without_socket_echo", "alone", "it then listens on listen: itself"},
@@ -595,6 +598,9 @@ func TestServiceUnderSystemd(t *testing.T) {
 	}
 	if n, _ := strconv.Atoi(results["load_ok"]); n == 0 {
 		t.Errorf("no echo succeeded during the restart under load")
+	}
+	if n, _ := strconv.Atoi(results["watchdog_logged"]); n == 0 {
+		t.Errorf("the journal shows no watchdog timeout")
 	}
 	if n, _ := strconv.Atoi(results["reload_logged"]); n == 0 {
 		t.Errorf("the journal shows no reload")

@@ -85,6 +85,29 @@ say load_refused "$refused"
 say load_lost "$lost"
 say restarted_pid_changed "$([ "$(systemctl show -P MainPID gatewayd.service)" != "$pid" ] && echo yes || echo no)"
 
+# Watchdog: a daemon that stops answering is killed and restarted. A drop-in
+# shortens the 30s of the unit so the test is quick; SIGSTOP freezes the
+# daemon as a hang would.
+mkdir -p /etc/systemd/system/gatewayd.service.d
+printf '[Service]\nWatchdogSec=2s\nTimeoutAbortSec=1s\n' >/etc/systemd/system/gatewayd.service.d/watchdog.conf
+systemctl daemon-reload
+systemctl restart gatewayd.service
+wait_active
+hung=$(systemctl show -P MainPID gatewayd.service)
+restarts=$(systemctl show -P NRestarts gatewayd.service)
+kill -STOP "$hung"
+for _ in $(seq 100); do
+	pid=$(systemctl show -P MainPID gatewayd.service)
+	[ "$pid" != "$hung" ] && [ "$pid" != 0 ] && break
+	sleep 0.1
+done
+wait_active
+say watchdog_restarted "$([ "$(systemctl show -P NRestarts gatewayd.service)" -gt "$restarts" ] && echo yes || echo no)"
+say watchdog_logged "$(journalctl -b -u gatewayd.service -o cat | grep -c 'Watchdog timeout')"
+say watchdog_echo "$(echo_once 127.0.0.1 65432 after-watchdog)"
+rm -r /etc/systemd/system/gatewayd.service.d
+systemctl daemon-reload
+
 # Without the socket the service binds listen: from its config itself.
 systemctl stop gatewayd.socket gatewayd.service
 systemctl start gatewayd.service
