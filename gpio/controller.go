@@ -27,7 +27,7 @@ type Controller struct {
 	// waits; a step that lasts too long means a hung GPIO write.
 	busySince atomic.Int64
 	changes   atomic.Uint64
-	coalesced atomic.Uint64
+	taken     [numEvents]atomic.Uint64
 	errors    atomic.Uint64
 	done      chan struct{}
 }
@@ -160,16 +160,25 @@ func (c *Controller) Healthy(stall time.Duration) error {
 // Stats counts what the worker did.
 type Stats struct {
 	Changes uint64 // pin writes that succeeded, the offs at start and end included
-	// Coalesced counts events taken in by an LED that already had one
-	// waiting, which happens only where several LEDs show one event: the
-	// rest of a flood folds into the pending flag uncounted, so that
-	// Notify stays a single load.
-	Coalesced uint64
-	Errors    uint64 // pin writes that failed
+	Errors  uint64 // pin writes that failed
+	// Taken counts, by Event, the events the worker took in to show. The
+	// rest of a flood folds into a pending flag uncounted, so that Notify
+	// stays a single load; events notified minus events taken is how many
+	// were coalesced.
+	Taken [numEvents]uint64
+}
+
+// Shows reports whether some LED shows e, so Notify(e) is not a no-op.
+func (c *Controller) Shows(e Event) bool {
+	return e >= 0 && e < numEvents && c.subscribed[e]
 }
 
 func (c *Controller) Stats() Stats {
-	return Stats{Changes: c.changes.Load(), Coalesced: c.coalesced.Load(), Errors: c.errors.Load()}
+	st := Stats{Changes: c.changes.Load(), Errors: c.errors.Load()}
+	for e := range numEvents {
+		st.Taken[e] = c.taken[e].Load()
+	}
+	return st
 }
 
 // step takes in pending events, advances every LED and returns when it
@@ -186,16 +195,15 @@ func (c *Controller) step(now time.Time) time.Time {
 	var fired [numEvents]bool
 	for e := range numEvents {
 		if room[e] && e != EventClients && e != EventHeartbeat {
-			fired[e] = c.pending[e].Swap(false)
+			if fired[e] = c.pending[e].Swap(false); fired[e] {
+				c.taken[e].Add(1)
+			}
 		}
 	}
 	connected := c.clients() > 0
 	var next time.Time
 	for _, s := range c.leds {
 		if fired[s.On] {
-			if s.wanted {
-				c.coalesced.Add(1)
-			}
 			s.wanted = true
 		}
 		t := c.advance(s, now, connected)

@@ -457,24 +457,24 @@ func TestStats(t *testing.T) {
 	// The first message lights the blink LED; the next waits for its
 	// spells to end and changes nothing yet.
 	r.c.Notify(EventMessage)
-	wantStats(t, r.c, Stats{Changes: 5})
+	wantStats(t, r.c, Stats{Changes: 5, Taken: [numEvents]uint64{EventMessage: 1, EventConnect: 0}})
 	r.c.Notify(EventMessage)
 	waitFor(t, "the worker to take in the second message", func() bool { return !r.c.pending[EventMessage].Load() })
-	wantStats(t, r.c, Stats{Changes: 5})
+	wantStats(t, r.c, Stats{Changes: 5, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 0}})
 
 	// The first connect flips the toggle, and the write fails; the second
 	// waits for d.
 	r.pins["P2"].failWith(errBroken)
 	r.c.Notify(EventConnect)
-	wantStats(t, r.c, Stats{Changes: 5, Errors: 1})
+	wantStats(t, r.c, Stats{Changes: 5, Errors: 1, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 1}})
 	r.c.Notify(EventConnect)
 	waitFor(t, "the worker to take in the second connect", func() bool { return !r.c.pending[EventConnect].Load() })
-	wantStats(t, r.c, Stats{Changes: 5, Errors: 1})
+	wantStats(t, r.c, Stats{Changes: 5, Errors: 1, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 2}})
 
 	// Run writes both LEDs off as it starts (above) and as it ends: one
 	// succeeds, one fails.
 	r.stop()
-	if got, want := r.c.Stats(), (Stats{Changes: 6, Errors: 2}); got != want {
+	if got, want := r.c.Stats(), (Stats{Changes: 6, Errors: 2, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 2}}); got != want {
 		t.Errorf("after Run: Stats = %+v, want %+v", got, want)
 	}
 	logMu.Lock()
@@ -485,28 +485,29 @@ func TestStats(t *testing.T) {
 	}
 }
 
-func TestStatsCoalesced(t *testing.T) {
-	// Two LEDs on one event: a slow one that stays busy and a fast one
-	// that keeps taking events in. Each event the fast one takes while
-	// the slow one already has one waiting is folded into it.
-	leds := []LED{
-		{Name: "slow", Pin: "SLOW", On: EventMessage, Action: ActionBlink, Duration: time.Hour},
-		{Name: "fast", Pin: "FAST", On: EventMessage, Action: ActionBlink, Duration: time.Millisecond},
-	}
+func TestStatsTakenCountsShownEvents(t *testing.T) {
+	// A flood during one blink is taken in once, when the LED has room
+	// again: 101 notified, 2 taken, so 99 were coalesced.
+	leds := []LED{{Name: "act", Pin: "ACT", On: EventMessage, Action: ActionBlink, Duration: 100 * time.Millisecond}}
 	r := newRig(t, leds, Options{})
-	fast := r.pins["FAST"]
+	act := r.pins["ACT"]
 	r.run(t)
 
-	r.c.Notify(EventMessage) // both light
-	waitFor(t, "the first blink", func() bool { return r.pins["SLOW"].lit(false) })
-	r.c.Notify(EventMessage) // both take it in; fast shows it soon
-	waitFor(t, "the worker to take in the second message", func() bool { return !r.c.pending[EventMessage].Load() })
-	waitFor(t, "the fast LED to show it", func() bool { return transitionsToLit(fast.history(), false) >= 2 })
 	r.c.Notify(EventMessage)
-	waitFor(t, "the third message to be coalesced", func() bool { return r.c.Stats().Coalesced == 1 })
-	waitFor(t, "the fast LED to show it", func() bool { return transitionsToLit(fast.history(), false) >= 3 })
-	if got := r.c.Stats().Coalesced; got != 1 {
-		t.Errorf("Coalesced = %d, want 1", got)
+	waitFor(t, "the first blink", func() bool { return transitionsToLit(act.history(), false) >= 1 })
+	for range 100 {
+		r.c.Notify(EventMessage)
+	}
+	waitFor(t, "the second blink", func() bool { return transitionsToLit(act.history(), false) >= 2 })
+	time.Sleep(300 * time.Millisecond) // room for a third blink, which must not come
+	if got := r.c.Stats().Taken[EventMessage]; got != 2 {
+		t.Errorf("Taken[message] = %d, want 2 (the first event and the folded flood)", got)
+	}
+	if got := transitionsToLit(act.history(), false); got != 2 {
+		t.Errorf("%d blinks, want 2", got)
+	}
+	if !r.c.Shows(EventMessage) || r.c.Shows(EventConnect) {
+		t.Errorf("Shows(message), Shows(connect) = %v, %v; want true, false", r.c.Shows(EventMessage), r.c.Shows(EventConnect))
 	}
 }
 

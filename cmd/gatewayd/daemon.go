@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
+	"github.com/gatewayd/gatewayd/gpio"
 )
 
 // stallLimit is how long the accept loop or the LED worker may be busy
@@ -54,7 +55,7 @@ func serve(ctx context.Context, cfg *configs.Config, path string, stderr io.Writ
 	}
 
 	d.srv = &gateway.Server{Policy: cfg.Policy(), Logger: log}
-	d.leds, err = newLEDRig(cfg, log, func() error { return d.srv.Healthy(stallLimit) })
+	d.leds, err = newLEDRig(cfg, log, func() error { return d.srv.Healthy(stallLimit) }, d.emittedEvents)
 	if err != nil {
 		closeAll(ls)
 		log.Error(err.Error())
@@ -179,4 +180,11 @@ func closeAll(ls []net.Listener) {
 	for _, l := range ls {
 		l.Close()
 	}
+}
+
+// emittedEvents counts the events the server's hooks have passed to the
+// LEDs, from its own counters.
+func (d *daemon) emittedEvents() eventCounts {
+	st := d.srv.Stats()
+	return eventCounts{gpio.EventConnect: st.Accepted, gpio.EventDisconnect: st.Disconnected, gpio.EventMessage: st.Messages}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,14 +22,25 @@ type ledRig struct {
 
 	clients atomic.Int64
 	current []gpio.LED // the running controller's LEDs
-	ctrl    atomic.Pointer[gpio.Controller]
-	stop    context.CancelFunc
-	board   *gpio.Board
-	driver  gpio.Driver // as configured
+	emitted func() eventCounts
+
+	mu     sync.Mutex  // guards the totals below against a scrape during reload
+	base   eventCounts // events emitted when the running controller started
+	before ledTotals   // what controllers replaced by reloads did
+	ctrl   atomic.Pointer[gpio.Controller]
+	stop   context.CancelFunc
+	board  *gpio.Board
+	driver gpio.Driver // as configured
 }
 
-func newLEDRig(cfg *configs.Config, log *slog.Logger, healthy func() error) (*ledRig, error) {
-	r := &ledRig{log: log, acceptHealthy: healthy}
+// eventCounts is how many of each LED event the server has emitted.
+type eventCounts map[gpio.Event]uint64
+
+// notifiedEvents are the events the hooks pass to Notify.
+var notifiedEvents = []gpio.Event{gpio.EventConnect, gpio.EventDisconnect, gpio.EventMessage}
+
+func newLEDRig(cfg *configs.Config, log *slog.Logger, healthy func() error, emitted func() eventCounts) (*ledRig, error) {
+	r := &ledRig{log: log, acceptHealthy: healthy, emitted: emitted}
 	board, ctrl, err := r.open(cfg)
 	if err != nil {
 		return nil, err
@@ -82,7 +94,13 @@ func (r *ledRig) abandon(board *gpio.Board) {
 func (r *ledRig) start(board *gpio.Board, ctrl *gpio.Controller, driver gpio.Driver) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.board, r.driver, r.stop = board, driver, cancel
+	r.mu.Lock()
+	if r.ctrl.Load() != nil {
+		r.before = r.before.add(r.running())
+	}
+	r.base = r.emitted()
 	r.ctrl.Store(ctrl)
+	r.mu.Unlock()
 	go ctrl.Run(ctx)
 }
 
@@ -147,4 +165,35 @@ func (r *ledRig) healthy(stall time.Duration) error {
 	return r.ctrl.Load().Healthy(stall)
 }
 
-func (r *ledRig) stats() gpio.Stats { return r.ctrl.Load().Stats() }
+// ledTotals are the LED counters exported as metrics.
+type ledTotals struct {
+	changes, errors uint64
+	// coalesced is events notified but folded into one already pending,
+	// so not shown on their own: notified minus taken by the worker.
+	coalesced uint64
+}
+
+func (t ledTotals) add(u ledTotals) ledTotals {
+	return ledTotals{t.changes + u.changes, t.errors + u.errors, t.coalesced + u.coalesced}
+}
+
+// totals are the LED counters since the daemon started, across reloads.
+func (r *ledRig) totals() ledTotals {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.before.add(r.running())
+}
+
+// running counts what the current controller did; r.mu must be held.
+func (r *ledRig) running() ledTotals {
+	c := r.ctrl.Load()
+	st := c.Stats()
+	now := r.emitted()
+	t := ledTotals{changes: st.Changes, errors: st.Errors}
+	for _, e := range notifiedEvents {
+		if notified := now[e] - r.base[e]; c.Shows(e) && notified > st.Taken[e] {
+			t.coalesced += notified - st.Taken[e]
+		}
+	}
+	return t
+}

@@ -77,7 +77,7 @@ var (
 	descMessages  = prometheus.NewDesc("gatewayd_messages_total", "Messages received (in) and echoed (out).", []string{"direction"}, nil)
 	descBytes     = prometheus.NewDesc("gatewayd_bytes_total", "Bytes received (in) and echoed (out).", []string{"direction"}, nil)
 	descLEDChange = prometheus.NewDesc("gatewayd_led_changes_total", "LED changes written to GPIO.", nil, nil)
-	descCoalesced = prometheus.NewDesc("gatewayd_led_events_coalesced_total", "LED events folded into one already pending.", nil, nil)
+	descCoalesced = prometheus.NewDesc("gatewayd_led_events_coalesced_total", "LED events folded into one already pending instead of shown on their own.", nil, nil)
 	descGPIOErr   = prometheus.NewDesc("gatewayd_gpio_errors_total", "GPIO writes that failed.", nil, nil)
 	descUp        = prometheus.NewDesc("gatewayd_up", "1 while the accept loop and the LED worker are alive.", nil, nil)
 	descBuild     = prometheus.NewDesc("gatewayd_build_info", "Build information.", []string{"version", "commit", "goversion"}, nil)
@@ -93,7 +93,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.d.srv.Stats()
-	leds := c.d.leds.stats()
+	leds := c.d.leds.totals()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -111,9 +111,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMessages, st.Messages, "out")
 	counter(descBytes, st.BytesIn, "in")
 	counter(descBytes, st.BytesOut, "out")
-	counter(descLEDChange, leds.Changes)
-	counter(descCoalesced, leds.Coalesced)
-	counter(descGPIOErr, leds.Errors)
+	counter(descLEDChange, leds.changes)
+	counter(descCoalesced, leds.coalesced)
+	counter(descGPIOErr, leds.errors)
 	up := 1.0
 	if c.d.healthy() != nil {
 		up = 0
