@@ -520,51 +520,11 @@ func TestServiceUnderSystemd(t *testing.T) {
 	top := filepath.Join(work, "usr")
 	run(t, "cp", "-a", filepath.Join(pkg, "usr")+"/.", top)
 	run(t, "cp", "-a", filepath.Join(pkg, "lib")+"/.", filepath.Join(top, "lib"))
-	probe, err := filepath.Abs("testdata/probe.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	probeUnit := filepath.Join(work, "probe.service")
-	writeFile(t, probeUnit, "[Unit]\nWants=gatewayd.socket gatewayd.service\nAfter=gatewayd.socket gatewayd.service\n"+
-		"[Service]\nType=oneshot\nExecStart=/opt/probe.sh\n", 0o644)
-	out := filepath.Join(work, "out")
-	mustMkdir(t, out)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "systemd-nspawn",
-		"--directory=/", "--volatile=yes", "--register=no", "--keep-unit", "--quiet",
-		// Its own network namespace: port 65432 and the test address
-		// 203.0.113.1 exist only inside.
-		"--private-network",
-		// systemd needs bpf() to install the IP allow-list and device
-		// policy, which nspawn denies by default.
-		"--capability=CAP_SYS_ADMIN,CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf",
+	results := bootProbe(t, "testdata/probe.sh",
 		"--overlay-ro=/usr:"+top+":/usr",
 		"--bind-ro="+filepath.Join(pkg, "etc/gatewayd")+":/etc/gatewayd",
-		"--bind-ro="+probeUnit+":/etc/systemd/system/probe.service",
-		"--bind-ro="+probe+":/opt/probe.sh",
-		"--bind="+out+":/out",
-		"--boot",
-		"systemd.firstboot=off", "systemd.log_color=0", "systemd.show_status=0",
-		"systemd.mask=binfmt-support.service",
-		"systemd.unit=multi-user.target", "systemd.wants=probe.service")
-	// On a host with cgroup v1 mounted, the container still gets the
-	// unified hierarchy the IP allow-list needs (Raspberry Pi OS bookworm
-	// runs unified).
-	cmd.Env = append(cleanEnv(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
-	boot, err := cmd.CombinedOutput()
-	journal, _ := os.ReadFile(filepath.Join(out, "journal"))
-	raw, _ := os.ReadFile(filepath.Join(out, "results"))
-	results := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			results[k] = v
-		}
-	}
-	if err != nil || results["finished"] != "yes" {
-		t.Fatalf("container: %v; probe results:\n%s\nboot:\n%s\njournal:\n%s", err, raw, boot, journal)
-	}
+		// Enabled, as postinst leaves them, without relying on presets.
+		"systemd.wants=gatewayd.socket", "systemd.wants=gatewayd.service")
 
 	tests := []struct {
 		key, want, why string
@@ -613,8 +573,119 @@ func TestServiceUnderSystemd(t *testing.T) {
 	// under the real systemd is not missed.
 	t.Logf("restart under load: %s echoed, %s refused, %s without echo",
 		results["load_ok"], results["load_refused"], results["load_lost"])
-	if t.Failed() {
-		t.Logf("journal:\n%s", journal)
+}
+
+// bootProbe boots systemd in a systemd-nspawn container made of the build
+// machine's own /usr and a throwaway root, with the given extra nspawn
+// arguments (systemd.* ones go to systemd itself), and runs the probe
+// script in it as a oneshot ordered after gatewayd's units. It returns the KEY=VALUE lines the probe wrote
+// to /out/results; the test fails with the boot log and journal if the probe
+// did not finish.
+func bootProbe(t *testing.T, script string, extra ...string) map[string]string {
+	t.Helper()
+	work := t.TempDir()
+	probe, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeUnit := filepath.Join(work, "probe.service")
+	writeFile(t, probeUnit, "[Unit]\nAfter=gatewayd.socket gatewayd.service\n"+
+		"[Service]\nType=oneshot\nExecStart=/opt/probe.sh\n", 0o644)
+	out := filepath.Join(work, "out")
+	mustMkdir(t, out)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := []string{
+		"--directory=/", "--volatile=yes", "--register=no", "--keep-unit", "--quiet",
+		// Its own network namespace: port 65432 and the test address
+		// 203.0.113.1 exist only inside.
+		"--private-network",
+		// systemd needs bpf() to install the IP allow-list and device
+		// policy, which nspawn denies by default.
+		"--capability=CAP_SYS_ADMIN,CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf",
+		"--bind-ro=" + probeUnit + ":/etc/systemd/system/probe.service",
+		"--bind-ro=" + probe + ":/opt/probe.sh",
+		"--bind=" + out + ":/out",
+	}
+	// Arguments for systemd itself (systemd.*) follow --boot.
+	var initArgs []string
+	for _, a := range extra {
+		if strings.HasPrefix(a, "systemd.") {
+			initArgs = append(initArgs, a)
+		} else {
+			args = append(args, a)
+		}
+	}
+	args = append(args, "--boot",
+		"systemd.firstboot=off", "systemd.log_color=0", "systemd.show_status=0",
+		"systemd.mask=binfmt-support.service",
+		"systemd.unit=multi-user.target", "systemd.wants=probe.service")
+	args = append(args, initArgs...)
+	cmd := exec.CommandContext(ctx, "systemd-nspawn", args...)
+	// On a host with cgroup v1 mounted, the container still gets the
+	// unified hierarchy the IP allow-list needs (Raspberry Pi OS bookworm
+	// runs unified).
+	cmd.Env = append(cleanEnv(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
+	boot, err := cmd.CombinedOutput()
+	raw, _ := os.ReadFile(filepath.Join(out, "results"))
+	results := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			results[k] = v
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			journal, _ := os.ReadFile(filepath.Join(out, "journal"))
+			t.Logf("probe results:\n%s\njournal:\n%s", raw, journal)
+		}
+	})
+	if err != nil || results["finished"] != "yes" {
+		t.Fatalf("container: %v; probe results:\n%s\nboot:\n%s", err, raw, boot)
+	}
+	return results
+}
+
+// TestInstallScriptUnderSystemd runs deploy/install.sh against a live
+// systemd in a container, the path the scratch-root test cannot reach:
+// install starts both units, an update restarts the service on the new
+// binary while the socket stays up and the edited config stays, and
+// --uninstall stops everything and closes the port.
+func TestInstallScriptUnderSystemd(t *testing.T) {
+	needRoot(t)
+	needTool(t, "systemd-nspawn")
+	bin := hostDaemon(t)
+	upper := t.TempDir() // /usr/local/... written by install.sh lands here
+	results := bootProbe(t, "testdata/probe-install.sh",
+		"--overlay=/usr:"+upper+":/usr",
+		"--bind-ro="+top+":/src",
+		"--bind-ro="+bin+":/src-bin/gatewayd")
+	tests := []struct {
+		key, want, why string
+	}{
+		{"install_rc", "0", "install succeeds"},
+		{"service", "active", "the service is started"},
+		{"socket", "active", "the socket is started"},
+		{"enabled", "enabled,enabled,", "both start at boot"},
+		{"execstart", "/usr/local/bin/gatewayd", "the unit runs the installed binary"},
+		{"echo", "first", "it serves"},
+		{"update_rc", "0", "a second run succeeds"},
+		{"update_restarted", "yes", "the service runs the new binary"},
+		{"update_socket_kept", "yes", "the socket was not restarted"},
+		{"update_config_kept", "# edited", "the admin's config is kept"},
+		{"update_echo", "second", "it serves after the update"},
+		{"uninstall_rc", "0", "uninstall succeeds"},
+		{"uninstalled_service", "inactive", "the service is stopped"},
+		{"uninstalled_socket", "inactive", "the socket is stopped"},
+		{"uninstalled_binary", "gone", "the binary is removed"},
+		{"uninstalled_config", "kept", "the config stays without --purge"},
+		{"uninstalled_port", "closed", "nothing listens any more"},
+	}
+	for _, tt := range tests {
+		if got := results[tt.key]; got != tt.want {
+			t.Errorf("%s = %q, want %q (%s)", tt.key, got, tt.want, tt.why)
+		}
 	}
 }
 
@@ -833,7 +904,7 @@ func TestInstallScriptRejects(t *testing.T) {
 func TestShellScripts(t *testing.T) {
 	needTool(t, "shellcheck")
 	run(t, "shellcheck", "install.sh", "build-deb.sh", "install-deps.sh",
-		"debian/postinst", "debian/prerm", "debian/postrm", "testdata/probe.sh")
+		"debian/postinst", "debian/prerm", "debian/postrm", "testdata/probe.sh", "testdata/probe-install.sh")
 }
 
 // --- cross builds -------------------------------------------------------------
