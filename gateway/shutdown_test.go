@@ -15,14 +15,8 @@ import (
 // TestShutdownDrains: Shutdown stops accepting, echoes what clients had
 // already sent, gives every client EOF and returns once they are gone.
 func TestShutdownDrains(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, l, served := serveUnmanaged(t)
 	addr := l.Addr().String()
-	s := &Server{Logger: newTestLogger(io.Discard)}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
 
 	const clients = 100
 	conns := make([]*net.TCPConn, clients)
@@ -75,13 +69,7 @@ func TestShutdownDrains(t *testing.T) {
 // TestShutdownDeadline: a client that never closes is cut off when the
 // context ends, and Shutdown still waits for every goroutine.
 func TestShutdownDeadline(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{Logger: newTestLogger(io.Discard)}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
+	s, l, served := serveUnmanaged(t)
 	stubborn := dial(t, l.Addr().String())
 	if _, err := roundTrip(stubborn, []byte("x")); err != nil {
 		t.Fatal(err)
@@ -107,13 +95,7 @@ func TestShutdownDeadline(t *testing.T) {
 }
 
 func TestCloseIsImmediate(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{Logger: newTestLogger(io.Discard)}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
+	s, l, served := serveUnmanaged(t)
 	c := dial(t, l.Addr().String())
 	if _, err := roundTrip(c, []byte("x")); err != nil {
 		t.Fatal(err)
@@ -167,3 +149,17 @@ func (l *oneConnListener) Close() error {
 }
 
 func (l *oneConnListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// serveUnmanaged serves on 127.0.0.1:0 and leaves stopping the server to
+// the test, which is what these tests are about.
+func serveUnmanaged(t *testing.T) (*Server, net.Listener, chan error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Logger: newTestLogger(io.Discard)}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	return s, l, served
+}
