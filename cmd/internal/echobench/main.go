@@ -24,6 +24,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -52,11 +54,20 @@ func run(args []string, stdout io.Writer) error {
 	d := fs.Duration("d", 4*time.Second, "length of each load `round`")
 	rounds := fs.Int("rounds", 3, "rounds per load and server; the median is reported")
 	idle := fs.Int("idle", 10000, "idle connections for the memory measure")
+	conns := fs.String("conns", "100,1000", "connection counts to load with, comma-separated")
+	sizes := fs.String("sizes", "64,1024", "message sizes in bytes, comma-separated")
 	quick := fs.Bool("quick", false, "a smoke run: short rounds, small loads")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	opts := options{duration: *d, rounds: *rounds, idleConns: *idle, conns: []int{100, 1000}, sizes: []int{64, 1024}}
+	opts := options{duration: *d, rounds: *rounds, idleConns: *idle}
+	var err error
+	if opts.conns, err = parseInts(*conns); err != nil {
+		return fmt.Errorf("-conns: %w", err)
+	}
+	if opts.sizes, err = parseInts(*sizes); err != nil {
+		return fmt.Errorf("-sizes: %w", err)
+	}
 	if *quick {
 		opts = options{duration: 300 * time.Millisecond, rounds: 1, idleConns: 200, conns: []int{20}, sizes: []int{64}}
 	}
@@ -218,4 +229,16 @@ gpio:
     - {name: link, pin: GPIO22, on: connect, action: toggle, duration: 100ms}
     - {name: heartbeat, pin: GPIO23, on: heartbeat, action: blink, duration: 1s}
 `
+}
+
+func parseInts(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
