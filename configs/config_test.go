@@ -227,3 +227,13 @@ func TestLoadErrorsNameThePath(t *testing.T) {
 		t.Errorf("Load(missing) = %v, want a not-exist error naming the path", err)
 	}
 }
+
+func TestMaxMessageBytesZeroMeansNoLimit(t *testing.T) {
+	c, err := Parse("f.yaml", []byte("max_message_bytes: 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Policy().MaxMessageBytes; got != gateway.NoLimit {
+		t.Errorf("Policy().MaxMessageBytes = %d, want gateway.NoLimit", got)
+	}
+}

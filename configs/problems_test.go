@@ -109,9 +109,9 @@ func TestProblems(t *testing.T) {
 
 		// Numbers out of range.
 		{"max_message_bytes too small", "max_message_bytes: 1\n", []string{
-			`f.yaml:1: max_message_bytes: must be between 2 and 16777216, got 1`}},
+			`f.yaml:1: max_message_bytes: must be 0 (no limit) or between 2 and 16777216, got 1`}},
 		{"max_message_bytes too big", "max_message_bytes: 16777217\n", []string{
-			`f.yaml:1: max_message_bytes: must be between 2 and 16777216, got 16777217`}},
+			`f.yaml:1: max_message_bytes: must be 0 (no limit) or between 2 and 16777216, got 16777217`}},
 		{"negative limits", "limits:\n  max_clients: -1\n  max_clients_per_ip: -2\n", []string{
 			`f.yaml:2: limits.max_clients: must be 0 (no limit) or more, got -1`,
 			`f.yaml:3: limits.max_clients_per_ip: must be 0 (no limit) or more, got -2`}},
@@ -174,7 +174,7 @@ func TestProblems(t *testing.T) {
 		// Several mistakes in one file, all reported in file order.
 		{"several at once", `listen: "127.0.0.1:99999"
 framing: raw
-max_message_bytes: 0
+max_message_bytes: 1
 limits:
   max_clients: many
   idle_timeout: 5x
@@ -196,7 +196,7 @@ gpio:
       action: blink
 `, []string{
 			`f.yaml:1: listen: "127.0.0.1:99999": port must be a number`,
-			`f.yaml:3: max_message_bytes: must be between 2 and 16777216, got 0`,
+			`f.yaml:3: max_message_bytes: must be 0 (no limit) or between 2 and 16777216, got 1`,
 			`f.yaml:5: limits.max_clients: want a whole number, got "many"`,
 			`f.yaml:6: limits.idle_timeout: "5x" is not a duration`,
 			`f.yaml:7: limits.sizes: unknown key`,

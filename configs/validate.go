@@ -14,8 +14,8 @@ import (
 	"github.com/gatewayd/gatewayd/gpio"
 )
 
-// maxMessageBytesLimit bounds max_message_bytes: a line is held in memory
-// until its LF arrives, so it cannot be unbounded.
+// maxMessageBytesLimit bounds a set max_message_bytes: a line is held in
+// memory until its LF arrives. 0 lifts the bound, for trusted clients only.
 const maxMessageBytesLimit = 16 << 20
 
 // validate checks every value and combination, returning every problem.
@@ -30,8 +30,8 @@ func (c *Config) validate(file string, lines map[string]int) Problems {
 	if _, err := parseFraming(c.Framing); err != nil {
 		v.add("framing", "%v", err)
 	}
-	if c.MaxMessageBytes < 2 || c.MaxMessageBytes > maxMessageBytesLimit {
-		v.add("max_message_bytes", "must be between 2 and %d, got %d", maxMessageBytesLimit, c.MaxMessageBytes)
+	if c.MaxMessageBytes != 0 && (c.MaxMessageBytes < 2 || c.MaxMessageBytes > maxMessageBytesLimit) {
+		v.add("max_message_bytes", "must be 0 (no limit) or between 2 and %d, got %d", maxMessageBytesLimit, c.MaxMessageBytes)
 	}
 	v.nonNegative("limits.max_clients", c.Limits.MaxClients)
 	v.nonNegative("limits.max_clients_per_ip", c.Limits.MaxClientsPerIP)
@@ -172,7 +172,7 @@ func (c *Config) Policy() gateway.Policy {
 	framing, _ := parseFraming(c.Framing)
 	p := gateway.Policy{
 		Framing:         framing,
-		MaxMessageBytes: c.MaxMessageBytes,
+		MaxMessageBytes: c.maxMessageBytes(),
 		MaxClients:      c.Limits.MaxClients,
 		MaxClientsPerIP: c.Limits.MaxClientsPerIP,
 		IdleTimeout:     time.Duration(c.Limits.IdleTimeout),
@@ -183,6 +183,14 @@ func (c *Config) Policy() gateway.Policy {
 		p.Allow = append(p.Allow, prefix)
 	}
 	return p
+}
+
+// maxMessageBytes maps the file's 0, "no limit", onto the gateway's.
+func (c *Config) maxMessageBytes() int {
+	if c.MaxMessageBytes == 0 {
+		return gateway.NoLimit
+	}
+	return c.MaxMessageBytes
 }
 
 // LogLevel is the configured log level.

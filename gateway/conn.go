@@ -19,6 +19,7 @@ var (
 	ErrWriteTimeout = errors.New("write timeout: client stopped reading")
 	ErrLineTooLong  = errors.New("line longer than max_message_bytes")
 	ErrShutdown     = errors.New("server shutting down")
+	ErrCutOff       = errors.New("server shutting down: cut off at the shutdown timeout")
 )
 
 // aLongTimeAgo is a deadline in the past, which wakes a blocked read.
@@ -130,8 +131,9 @@ func (c *conn) handle(data []byte, now time.Time) error {
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			// Even with its LF still to come, the line would be too long.
-			if len(c.line)+len(data) >= limit {
+			// Held back until its LF; a line already at the limit can
+			// only end at a half-close, since an LF would overrun it.
+			if len(c.line)+len(data) > limit {
 				return ErrLineTooLong
 			}
 			c.line = append(c.line, data...)
@@ -215,15 +217,32 @@ func (c *conn) drain() error {
 			break
 		}
 	}
-	c.line = nil
-	closeWrite(c.nc)
-	if d := c.srv.drainDeadline.Load(); d != nil {
-		c.nc.SetReadDeadline(*d)
+	// What came of a line was received, and nothing more of it will be
+	// read: it is echoed, as at a half-close.
+	if len(c.line) > 0 {
+		line := c.line
+		c.line = nil
+		c.send(line, time.Now())
 	}
+	closeWrite(c.nc)
+	deadline := time.Now() // Close: no lingering
+	if d := c.srv.drainDeadline.Load(); d != nil {
+		deadline = *d
+	}
+	c.nc.SetReadDeadline(deadline)
 	for {
 		data, err := c.in.read()
 		if len(data) > 0 {
 			c.in.release()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if time.Now().Before(deadline) {
+				// Shutdown's wake-up, which can come after we set ours.
+				c.nc.SetReadDeadline(deadline)
+				continue
+			}
+			c.srv.noteCutOff()
+			return ErrCutOff
 		}
 		if err != nil {
 			return ErrShutdown

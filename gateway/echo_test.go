@@ -222,3 +222,16 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+// TestLineAtLimitEndedByHalfClose: a last line of exactly the limit, with
+// no LF, is complete at the half-close and echoed.
+func TestLineAtLimitEndedByHalfClose(t *testing.T) {
+	_, addr, _ := startServer(t, Policy{Framing: FramingLine, MaxMessageBytes: 8}, Hooks{})
+	c := dial(t, addr)
+	c.Write([]byte("12345678"))
+	c.CloseWrite()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := io.ReadAll(c); err != nil || string(got) != "12345678" {
+		t.Fatalf("got %q, %v; want the 8-byte line then EOF", got, err)
+	}
+}

@@ -259,3 +259,44 @@ func TestBackoffDoublesToOneSecond(t *testing.T) {
 		t.Errorf("backoffs = %v; want 5ms, 10ms, ... capped at 1s", got)
 	}
 }
+
+// TestAllowIgnoresZones: a link-local IPv6 client carries its interface as
+// a zone (fe80::1%eth0), which must not keep it out of fe80::/10.
+func TestAllowIgnoresZones(t *testing.T) {
+	p := Policy{Allow: []netip.Prefix{netip.MustParsePrefix("fe80::/10"), netip.MustParsePrefix("10.0.0.0/8")}}
+	for _, tt := range []struct {
+		addr string
+		want bool
+	}{
+		{"fe80::1%eth0", true},
+		{"fe80::1", true},
+		{"::ffff:10.1.2.3", true},
+		{"fd00::1%eth0", false},
+	} {
+		if got := p.allows(netip.MustParseAddr(tt.addr)); got != tt.want {
+			t.Errorf("allows(%s) = %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+	if got := hostOf(netip.MustParseAddrPort("[fe80::1%eth0]:80")); got != netip.MustParseAddr("fe80::1") {
+		t.Errorf("hostOf = %v, want fe80::1 without its zone", got)
+	}
+}
+
+func TestRejectLogIsRateLimited(t *testing.T) {
+	var l rejectLog
+	t0 := time.Unix(1000, 0)
+	if ok, n := l.allow(RejectMaxClients, t0); !ok || n != 0 {
+		t.Fatalf("first rejection: %v, %d; want logged", ok, n)
+	}
+	for i := range 5 {
+		if ok, _ := l.allow(RejectMaxClients, t0.Add(time.Duration(i)*time.Second)); ok {
+			t.Fatalf("rejection %d within %v logged", i+2, rejectLogEvery)
+		}
+	}
+	if ok, _ := l.allow(RejectNotAllowed, t0.Add(time.Second)); !ok {
+		t.Errorf("another reason's first rejection not logged")
+	}
+	if ok, n := l.allow(RejectMaxClients, t0.Add(rejectLogEvery)); !ok || n != 5 {
+		t.Errorf("after %v: %v, %d; want logged with 5 more since", rejectLogEvery, ok, n)
+	}
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 )
@@ -27,6 +28,9 @@ func (f Framing) String() string {
 	return fmt.Sprintf("Framing(%d)", int(f))
 }
 
+// NoLimit as Policy.MaxMessageBytes lets a line grow without bound.
+const NoLimit = math.MaxInt
+
 // DefaultMaxMessageBytes is the longest line FramingLine accepts when
 // Policy.MaxMessageBytes is zero.
 const DefaultMaxMessageBytes = 64 << 10
@@ -36,7 +40,7 @@ const DefaultMaxMessageBytes = 64 << 10
 type Policy struct {
 	Framing Framing
 	// MaxMessageBytes bounds one line, LF included, under FramingLine.
-	// Zero means DefaultMaxMessageBytes.
+	// Zero means DefaultMaxMessageBytes; NoLimit means none.
 	MaxMessageBytes int
 	// MaxClients bounds the connections served at once; a connection
 	// beyond it is closed as soon as it is accepted. Zero means no limit.
@@ -68,7 +72,7 @@ func (p *Policy) allows(addr netip.Addr) bool {
 	if len(p.Allow) == 0 {
 		return true
 	}
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	for _, prefix := range p.Allow {
 		if prefix.Contains(addr) {
 			return true

@@ -40,6 +40,8 @@ type Server struct {
 	accepted  uint64
 	rejected  [numRejectReasons]uint64
 	closed    Stats          // totals of connections no longer tracked
+	rejectLog rejectLog      // rate-limits the "client rejected" line
+	cutOff    bool           // a client was still connected at the drain deadline
 	done      bool           // listeners closed: no Serve may start
 	closing   bool           // Close was called: no connection may start
 	routines  sync.WaitGroup // accept loops and connection goroutines
@@ -133,7 +135,7 @@ func isTemporary(err error) bool {
 func (s *Server) admit(nc net.Conn) {
 	p := s.currentPolicy()
 	remote := addrPortOf(nc.RemoteAddr())
-	ip := remote.Addr().Unmap()
+	ip := hostOf(remote)
 
 	s.mu.Lock()
 	reason := RejectReason(-1)
@@ -152,9 +154,16 @@ func (s *Server) admit(nc net.Conn) {
 	}
 	if reason >= 0 {
 		s.rejected[reason]++
+		logIt, suppressed := s.rejectLog.allow(reason, time.Now())
 		s.mu.Unlock()
 		nc.Close()
-		s.logger().Warn("client rejected", "remote", remote.String(), "reason", reason.String())
+		if logIt {
+			attrs := []any{"remote", remote.String(), "reason", reason.String()}
+			if suppressed > 0 {
+				attrs = append(attrs, "more_since_last_logged", suppressed)
+			}
+			s.logger().Warn("client rejected", attrs...)
+		}
 		if h := s.Hooks.Reject; h != nil {
 			h(remote, reason)
 		}
@@ -188,7 +197,7 @@ func (s *Server) forget(c *conn) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
-	ip := c.remote.Addr().Unmap()
+	ip := hostOf(c.remote)
 	if s.perIP[ip]--; s.perIP[ip] <= 0 {
 		delete(s.perIP, ip)
 	}
@@ -247,6 +256,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-finished:
 		// Lingering clients are cut at the context's deadline by their
 		// own read deadline, which can win the race with ctx.Done.
+		s.mu.Lock()
+		cut := s.cutOff
+		s.mu.Unlock()
+		if cut {
+			return context.DeadlineExceeded
+		}
 		return ctx.Err()
 	case <-ctx.Done():
 		s.closeConns()
@@ -303,10 +318,29 @@ func (s *Server) Healthy(stall time.Duration) error {
 	return s.acceptWatch.healthy(stall)
 }
 
+// addrPortOf is a client's address as people write it: an IPv4 client of
+// a dual-stack socket is 192.0.2.1, not ::ffff:192.0.2.1.
 func addrPortOf(a net.Addr) netip.AddrPort {
+	var ap netip.AddrPort
 	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort()
+		ap = ta.AddrPort()
+	} else {
+		ap, _ = netip.ParseAddrPort(a.String())
 	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return ap
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// hostOf is the key for per-address limits and the allow list: the
+// address without its IPv6 zone, which a prefix never matches
+// (fe80::1%eth0 is in fe80::/10).
+func hostOf(ap netip.AddrPort) netip.Addr {
+	return ap.Addr().WithZone("")
+}
+
+// noteCutOff records that a client was cut off at the drain deadline, so
+// Shutdown reports it.
+func (s *Server) noteCutOff() {
+	s.mu.Lock()
+	s.cutOff = true
+	s.mu.Unlock()
 }

@@ -163,3 +163,32 @@ func serveUnmanaged(t *testing.T) (*Server, net.Listener, chan error) {
 	go func() { served <- s.Serve(l) }()
 	return s, l, served
 }
+
+// TestShutdownEchoesPartialLine: under line framing, what a client sent
+// of an unfinished line was received, so Shutdown echoes it before EOF.
+func TestShutdownEchoesPartialLine(t *testing.T) {
+	s, l, served := serveUnmanaged(t)
+	s.SetPolicy(Policy{Framing: FramingLine})
+	c := dial(t, l.Addr().String())
+	if _, err := roundTrip(c, []byte("whole\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("half a li"))
+	eventually(t, "the partial line read", func() bool { return s.Stats().BytesIn == 15 })
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(c)
+	c.Close()
+	if err != nil || string(got) != "half a li" {
+		t.Errorf("got %q, %v before EOF; want the partial line", got, err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	<-served
+}

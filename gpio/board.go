@@ -87,9 +87,6 @@ func (b *Board) Claim(leds []LED) (map[string]periphgpio.PinOut, error) {
 	var claimed []string
 	for _, l := range leds {
 		if p, ok := b.held[l.Pin]; ok {
-			if sp, ok := p.(*simPin); ok {
-				sp.show(l)
-			}
 			pins[l.Pin] = p
 			continue
 		}
@@ -105,6 +102,17 @@ func (b *Board) Claim(leds []LED) (map[string]periphgpio.PinOut, error) {
 		claimed = append(claimed, l.Pin)
 	}
 	return pins, nil
+}
+
+// Bind makes each held simulated pin log as the LED in leds now using it.
+// Call it once the previous controller has stopped writing, so that its
+// last writes are still logged under the LED names it drove.
+func (b *Board) Bind(leds []LED) {
+	for _, l := range leds {
+		if sp, ok := b.held[l.Pin].(*simPin); ok {
+			sp.show(l)
+		}
+	}
 }
 
 // Keep releases every held line not used by leds.

@@ -241,30 +241,43 @@ func TestSimPinReusedByNextController(t *testing.T) {
 		}
 	}()
 
+	// A reload claims the new LEDs while the old worker still runs...
 	renamed := []LED{{Name: "traffic", Pin: "GPIO27", On: EventMessage, Action: ActionBlink, Duration: time.Millisecond, ActiveLow: true}}
 	pins2, err := b.Claim(renamed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := NewController(renamed, pins2, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// ...stops it, then binds the lines to the new LEDs.
 	close(stop)
 	<-flooded
 	cancel()
 	<-c1.Done()
-
-	// The old worker's last word was its own off level, which is lit for
-	// the new, active-low LED; the new worker puts it out as it starts.
+	before := len(ledLines(logs.lines()))
+	b.Bind(renamed)
+	c2, err := NewController(renamed, pins2, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go c2.Run(ctx2)
-	waitFor(t, "the new worker to drive the LED off", func() bool {
-		lines := ledLines(logs.lines())
-		return lines[len(lines)-1] == `level=INFO msg=led name=traffic pin=GPIO27 state=off`
+	c2.Notify(EventMessage)
+	waitFor(t, "the new LED to blink", func() bool {
+		return strings.Contains(strings.Join(ledLines(logs.lines()), "\n"), "name=traffic pin=GPIO27 state=on")
 	})
 	cancel2()
 	<-c2.Done()
+
+	lines := ledLines(logs.lines())
+	for _, l := range lines[:before] {
+		if !strings.Contains(l, "name=activity") {
+			t.Errorf("old worker's write logged as %q, want name=activity", l)
+		}
+	}
+	for _, l := range lines[before:] {
+		if !strings.Contains(l, "name=traffic") {
+			t.Errorf("new worker's write logged as %q, want name=traffic", l)
+		}
+	}
 	if got := pins2["GPIO27"].(*simPin).level; got != periphgpio.High {
 		t.Errorf("active-low pin left at %v, want High (off)", got)
 	}

@@ -486,8 +486,8 @@ func TestStats(t *testing.T) {
 }
 
 func TestStatsTakenCountsShownEvents(t *testing.T) {
-	// A flood during one blink is taken in once, when the LED has room
-	// again: 101 notified, 2 taken, so 99 were coalesced.
+	// A flood during one blink folds into the pending flag: of 101
+	// notifications at most 3 are taken in and shown, the rest coalesced.
 	leds := []LED{{Name: "act", Pin: "ACT", On: EventMessage, Action: ActionBlink, Duration: 100 * time.Millisecond}}
 	r := newRig(t, leds, Options{})
 	act := r.pins["ACT"]
@@ -499,12 +499,15 @@ func TestStatsTakenCountsShownEvents(t *testing.T) {
 		r.c.Notify(EventMessage)
 	}
 	waitFor(t, "the second blink", func() bool { return transitionsToLit(act.history(), false) >= 2 })
-	time.Sleep(300 * time.Millisecond) // room for a third blink, which must not come
-	if got := r.c.Stats().Taken[EventMessage]; got != 2 {
-		t.Errorf("Taken[message] = %d, want 2 (the first event and the folded flood)", got)
+	// The flood is taken in at most twice: once while the first blink is
+	// lit (an LED holds one waiting event) and once when that is shown.
+	time.Sleep(500 * time.Millisecond) // room for more blinks, which must not come
+	taken := r.c.Stats().Taken[EventMessage]
+	if taken < 2 || taken > 3 {
+		t.Errorf("Taken[message] = %d after 101 notifications; want 2 or 3", taken)
 	}
-	if got := transitionsToLit(act.history(), false); got != 2 {
-		t.Errorf("%d blinks, want 2", got)
+	if got := transitionsToLit(act.history(), false); uint64(got) != taken {
+		t.Errorf("%d blinks for %d events taken; want one each", got, taken)
 	}
 	if !r.c.Shows(EventMessage) || r.c.Shows(EventConnect) {
 		t.Errorf("Shows(message), Shows(connect) = %v, %v; want true, false", r.c.Shows(EventMessage), r.c.Shows(EventConnect))

@@ -27,12 +27,16 @@ type periphChips struct {
 	chips []*gpioioctl.GPIOChip
 }
 
+// ErrNoGPIO means the host has no GPIO character devices at all: a PC, or
+// a container without /dev/gpiochip*.
+var ErrNoGPIO = errors.New("gpio: this host has no GPIO lines (no /dev/gpiochip*)")
+
 // openChips initialises gpioioctl and explains, in one sentence, why no
 // chip could be used.
 func openChips() (*periphChips, error) {
 	paths := gpioChipPaths()
 	if len(paths) == 0 {
-		return nil, errors.New("gpio: this host has no GPIO lines (no /dev/gpiochip*)")
+		return nil, ErrNoGPIO
 	}
 	// gpioioctl skips a chip it cannot open and only logs why; open them
 	// first to turn a permission problem into advice.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,8 +26,15 @@ func checkConfig(cfg *configs.Config, stdout, stderr io.Writer) error {
 	if d := cfg.Driver(); len(leds) > 0 && (d == gpio.DriverPeriph || d == gpio.DriverAuto) {
 		board, err := gpio.Open(d, leds, quiet)
 		switch {
-		case err != nil && d == gpio.DriverPeriph:
-			fmt.Fprintf(stderr, "warning: the pins could not be verified on this host: %v\n", err)
+		case errors.Is(err, gpio.ErrNoGPIO):
+			if d == gpio.DriverPeriph {
+				fmt.Fprintf(stderr, "warning: the pins could not be verified on this host: %v\n", err)
+			}
+		case err != nil:
+			// GPIO lines exist but cannot be used (permission): the
+			// daemon would fail to start, so the check fails too.
+			fmt.Fprintln(stderr, err)
+			return errReported
 		case err == nil:
 			verified, err := board.Check(leds)
 			board.Close()

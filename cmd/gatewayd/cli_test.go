@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -24,6 +25,30 @@ func TestUsageErrorsExit2(t *testing.T) {
 		if !strings.Contains(stderr, "usage: gatewayd") {
 			t.Errorf("gatewayd %v: stderr %q does not show the usage", args, stderr)
 		}
+	}
+}
+
+func TestHelpExits0AndBadFlagSaysItOnce(t *testing.T) {
+	_, stderr, code := runOnce(t, "-h")
+	if code != 0 || !strings.Contains(stderr, "usage: gatewayd") {
+		t.Errorf("-h: exit %d, stderr %q; want the usage and exit 0", code, stderr)
+	}
+	_, stderr, _ = runOnce(t, "-bogus")
+	if n := strings.Count(stderr, "-bogus"); n != 1 {
+		t.Errorf("-bogus named %d times in %q; want once", n, stderr)
+	}
+}
+
+// TestEarlySIGHUPIsNotFatal: a reload sent while the daemon is still
+// starting (its first log line is out, it is not listening yet) must not
+// kill it, which is SIGHUP's default action.
+func TestEarlySIGHUPIsNotFatal(t *testing.T) {
+	for range 3 {
+		p := start(t, nil, "-config", writeConfig(t, quietConfig))
+		p.waitLog(`msg="configuration loaded"`)
+		p.signal(syscall.SIGHUP)
+		p.addr()
+		p.stop()
 	}
 }
 

@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gatewayd/gatewayd/configs"
@@ -34,7 +32,7 @@ type daemon struct {
 }
 
 // serve runs the daemon until ctx is done, then shuts down cleanly.
-func serve(ctx context.Context, cfg *configs.Config, path string, stderr io.Writer) error {
+func serve(ctx context.Context, cfg *configs.Config, path string, hup <-chan os.Signal, stderr io.Writer) error {
 	level := new(slog.LevelVar)
 	level.Set(cfg.LogLevel())
 	log := newLogger(cfg, level, stderr)
@@ -92,10 +90,6 @@ func serve(ctx context.Context, cfg *configs.Config, path string, stderr io.Writ
 	bg.Add(2)
 	go func() { defer bg.Done(); d.reportStatus(bgCtx) }()
 	go func() { defer bg.Done(); d.feedWatchdog(bgCtx) }()
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	var runErr error
 loop:
@@ -158,7 +152,10 @@ func (d *daemon) feedWatchdog(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if err := d.healthy(); err != nil {
+		if err := d.healthy(); errors.Is(err, gateway.ErrServerClosed) {
+			// Shutting down: STOPPING=1 was sent, and systemd's stop
+			// timeout, not the watchdog, bounds what is left.
+		} else if err != nil {
 			d.log.Error("not feeding the systemd watchdog", "err", err)
 		} else {
 			d.notify.watchdog()

@@ -12,6 +12,7 @@ import (
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gpio"
+	periphgpio "periph.io/x/conn/v3/gpio"
 )
 
 // ledRig wires the server's events to the LEDs and swaps the LEDs on
@@ -22,7 +23,10 @@ type ledRig struct {
 
 	clients atomic.Int64
 	current []gpio.LED // the running controller's LEDs
-	emitted func() eventCounts
+	// reloading is set while apply swaps workers, when the old one has
+	// stopped on purpose.
+	reloading atomic.Bool
+	emitted   func() eventCounts
 
 	mu     sync.Mutex  // guards the totals below against a scrape during reload
 	base   eventCounts // events emitted when the running controller started
@@ -41,24 +45,29 @@ var notifiedEvents = []gpio.Event{gpio.EventConnect, gpio.EventDisconnect, gpio.
 
 func newLEDRig(cfg *configs.Config, log *slog.Logger, healthy func() error, emitted func() eventCounts) (*ledRig, error) {
 	r := &ledRig{log: log, acceptHealthy: healthy, emitted: emitted}
-	board, ctrl, err := r.open(cfg)
+	board, leds, pins, err := r.claim(cfg)
 	if err != nil {
 		return nil, err
 	}
-	r.current = cfg.LEDs()
-	r.start(board, ctrl, cfg.Driver())
+	ctrl, err := r.controller(leds, pins)
+	if err != nil {
+		board.Close()
+		return nil, err
+	}
+	r.start(board, ctrl, cfg.Driver(), leds)
 	return r, nil
 }
 
-// open claims cfg's LEDs on a board and builds their controller, which
-// drives them all off.
-func (r *ledRig) open(cfg *configs.Config) (*gpio.Board, *gpio.Controller, error) {
+// claim opens cfg's driver (reusing the running board when the driver is
+// unchanged) and claims cfg's LEDs on it. On error the running LEDs are
+// untouched.
+func (r *ledRig) claim(cfg *configs.Config) (*gpio.Board, []gpio.LED, map[string]periphgpio.PinOut, error) {
 	leds := cfg.LEDs()
 	board := r.board
 	if board == nil || cfg.Driver() != r.driver {
 		var err error
 		if board, err = gpio.Open(cfg.Driver(), leds, r.log); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if board.Driver() == gpio.DriverNone {
@@ -66,34 +75,26 @@ func (r *ledRig) open(cfg *configs.Config) (*gpio.Board, *gpio.Controller, error
 	}
 	pins, err := board.Claim(leds)
 	if err != nil {
-		r.abandon(board)
-		return nil, nil, err
+		if board != r.board {
+			board.Close()
+		}
+		return nil, nil, nil, err
 	}
-	ctrl, err := gpio.NewController(leds, pins, gpio.Options{
+	return board, leds, pins, nil
+}
+
+// controller builds the LED worker for leds, which drives them all off.
+func (r *ledRig) controller(leds []gpio.LED, pins map[string]periphgpio.PinOut) (*gpio.Controller, error) {
+	return gpio.NewController(leds, pins, gpio.Options{
 		Healthy: r.acceptHealthy,
 		Clients: func() int { return int(r.clients.Load()) },
 		Logger:  r.log,
 	})
-	if err != nil {
-		r.abandon(board)
-		return nil, nil, err
-	}
-	return board, ctrl, nil
 }
 
-// abandon undoes a failed open: a new board is closed, the current one
-// goes back to the lines its running controller uses.
-func (r *ledRig) abandon(board *gpio.Board) {
-	if board != r.board {
-		board.Close()
-		return
-	}
-	board.Keep(r.current)
-}
-
-func (r *ledRig) start(board *gpio.Board, ctrl *gpio.Controller, driver gpio.Driver) {
+func (r *ledRig) start(board *gpio.Board, ctrl *gpio.Controller, driver gpio.Driver, leds []gpio.LED) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r.board, r.driver, r.stop = board, driver, cancel
+	r.board, r.driver, r.stop, r.current = board, driver, cancel, leds
 	r.mu.Lock()
 	if r.ctrl.Load() != nil {
 		r.before = r.before.add(r.running())
@@ -104,36 +105,58 @@ func (r *ledRig) start(board *gpio.Board, ctrl *gpio.Controller, driver gpio.Dri
 	go ctrl.Run(ctx)
 }
 
-// apply replaces the LEDs with cfg's. If they cannot be claimed, the old
-// LEDs keep working and the error says why.
+// apply replaces the LEDs with cfg's. The new lines are claimed first: if
+// that fails, the old LEDs keep working and the error says why. Only then
+// is the old worker stopped (driving its LEDs off), so that no two workers
+// ever write one line, and the new one started.
 func (r *ledRig) apply(cfg *configs.Config) error {
-	board, ctrl, err := r.open(cfg)
+	board, leds, pins, err := r.claim(cfg)
 	if err != nil {
 		return err
 	}
-	oldBoard := r.board
-	r.halt()
-	if board != oldBoard {
-		oldBoard.Close()
-	} else {
-		board.Keep(cfg.LEDs())
+	r.reloading.Store(true)
+	defer r.reloading.Store(false)
+	if !r.halt() {
+		return errors.New("gpio: the LED worker is stuck in a pin write; restart gatewayd")
 	}
-	r.current = cfg.LEDs()
-	r.start(board, ctrl, cfg.Driver())
-	r.log.Info("LEDs applied", "driver", board.Driver().String(), "leds", len(cfg.LEDs()))
+	if board != r.board {
+		r.board.Close()
+	}
+	board.Bind(leds)
+	// The configuration was validated and every pin is claimed, so this
+	// cannot fail; if it did, the LEDs stay off and the error is logged.
+	ctrl, err := r.controller(leds, pins)
+	if err != nil {
+		return err
+	}
+	board.Keep(leds)
+	r.start(board, ctrl, cfg.Driver(), leds)
+	r.log.Info("LEDs applied", "driver", board.Driver().String(), "leds", len(leds))
 	return nil
 }
 
-// halt stops the worker and waits until it has driven its LEDs off.
-func (r *ledRig) halt() {
+// haltTimeout bounds the wait for the LED worker to stop: a worker stuck in
+// a pin write must not hold up a reload or a shutdown.
+const haltTimeout = 2 * time.Second
+
+// halt stops the worker and waits until it has driven its LEDs off. It
+// reports false if the worker did not stop within haltTimeout.
+func (r *ledRig) halt() bool {
 	r.stop()
-	<-r.ctrl.Load().Done()
+	select {
+	case <-r.ctrl.Load().Done():
+		return true
+	case <-time.After(haltTimeout):
+		r.log.Error("the LED worker did not stop; a GPIO write is hanging", "waited", haltTimeout)
+		return false
+	}
 }
 
 // close drives every LED off and releases the lines.
 func (r *ledRig) close() {
-	r.halt()
-	r.board.Close()
+	if r.halt() {
+		r.board.Close()
+	}
 }
 
 func (r *ledRig) hooks() gateway.Hooks {
@@ -157,6 +180,9 @@ func (r *ledRig) hooks() gateway.Hooks {
 }
 
 func (r *ledRig) healthy(stall time.Duration) error {
+	if r.reloading.Load() {
+		return nil
+	}
 	select {
 	case <-r.ctrl.Load().Done():
 		return errors.New("gpio: LED worker stopped")

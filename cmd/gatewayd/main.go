@@ -27,8 +27,15 @@ func main() {
 	os.Exit(exitCode(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
 }
 
-// usageError is a mistake on the command line: exit status 2.
-type usageError struct{ error }
+// usageError is a mistake on the command line: exit status 2. shown means
+// it was already printed.
+type usageError struct {
+	err   error
+	shown bool
+}
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 // exitCode prints err, if any, and maps it to the contract's exit status.
 func exitCode(err error, stderr io.Writer) int {
@@ -37,7 +44,7 @@ func exitCode(err error, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &usage):
-		if !errors.Is(err, flag.ErrHelp) {
+		if !usage.shown {
 			fmt.Fprintln(stderr, "gatewayd:", err)
 		}
 		return 2
@@ -63,16 +70,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h: the usage was asked for and shown
+		}
+		return usageError{err: err, shown: true} // the flag package said it
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return usageError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "gatewayd %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
 	}
+	// SIGHUP's default action is to end the process: catch it before
+	// anything else, so a reload that comes early is never fatal.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -84,5 +100,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return serve(ctx, cfg, *configPath, stderr)
+	return serve(ctx, cfg, *configPath, hup, stderr)
 }
