@@ -7,7 +7,8 @@
 #                    gatewayd-linux-armv6  Pi 1, Zero/Zero W (and any Pi) on a 32-bit OS
 #                    gatewayd-linux-armv7  Pi 2/3/4 on a 32-bit OS
 #   make deb       Debian packages for arm64 and armhf (the armv6 build), into bin/
-#   make pi-test   the on-device tests (run on a Pi, see deploy/pitest)
+#   make pi-test   the emulated Raspberry Pi 3 test: real kernel GPIO lines under qemu,
+#                  on any Debian/Ubuntu PC (see deploy/pitest)
 #   make lint      gofmt, go vet, staticcheck, shellcheck
 #
 # VERSION and COMMIT come from git and can be overridden:
