@@ -46,7 +46,6 @@ type options struct {
 	idleConns  int
 	conns      []int
 	sizes      []int
-	skipMemory bool
 }
 
 func run(args []string, stdout io.Writer) error {
