@@ -41,11 +41,11 @@ func main() {
 }
 
 type options struct {
-	duration   time.Duration
-	rounds     int
-	idleConns  int
-	conns      []int
-	sizes      []int
+	duration  time.Duration
+	rounds    int
+	idleConns int
+	conns     []int
+	sizes     []int
 }
 
 func run(args []string, stdout io.Writer) error {
