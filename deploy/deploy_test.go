@@ -79,6 +79,10 @@ func hostDaemon(t *testing.T) string {
 	hostOnce.do(t, "go build ./cmd/gatewayd", func() ([]byte, error) {
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/gatewayd")
 		cmd.Dir = top
+		// For this machine even when the suite itself runs as arm64
+		// under qemu-user (GOARCH=arm64 go test -exec ...): the systemd
+		// these tests boot is the host's.
+		cmd.Env = append(os.Environ(), "GOOS=", "GOARCH=", "GOARM=")
 		return cmd.CombinedOutput()
 	})
 	return bin
