@@ -15,6 +15,10 @@
 set -euo pipefail
 
 pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux)
+# Other scripts name their own packages: deploy/install-deps.sh PKG...
+if [ $# -gt 0 ]; then
+	pkgs=("$@")
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,23 +9,4 @@
 #   ca-certificates:  for apt sources that use https
 set -euo pipefail
 
-pkgs=(qemu-system-arm apt dpkg ca-certificates)
-
-missing=()
-for p in "${pkgs[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
-		missing+=("$p")
-	fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-	echo "pitest install-deps: all present: ${pkgs[*]}"
-	exit 0
-fi
-
-sudo=
-[ "$(id -u)" = 0 ] || sudo=sudo
-echo "pitest install-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-command -v qemu-system-aarch64 >/dev/null
+exec "$(dirname "$0")/../install-deps.sh" qemu-system-arm apt dpkg ca-certificates
