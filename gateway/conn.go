@@ -44,7 +44,7 @@ type conn struct {
 	line []byte
 
 	// Written only by the connection's goroutine; read by Server.Stats.
-	messages, bytesIn, bytesOut atomic.Uint64
+	messagesIn, messages, bytesIn, bytesOut atomic.Uint64
 }
 
 func newConn(s *Server, nc net.Conn, remote netip.AddrPort, p *Policy) *conn {
@@ -125,6 +125,7 @@ func (c *conn) handle(data []byte, now time.Time) error {
 		c.logPayload(data)
 	}
 	if c.policy.Framing == FramingRaw {
+		c.messagesIn.Add(1)
 		return c.send(data, now)
 	}
 	limit := c.policy.maxMessageBytes()
@@ -134,6 +135,7 @@ func (c *conn) handle(data []byte, now time.Time) error {
 			// Held back until its LF; a line already at the limit can
 			// only end at a half-close, since an LF would overrun it.
 			if len(c.line)+len(data) > limit {
+				c.messagesIn.Add(1) // received, though never whole
 				return ErrLineTooLong
 			}
 			c.line = append(c.line, data...)
@@ -141,6 +143,7 @@ func (c *conn) handle(data []byte, now time.Time) error {
 		}
 		msg := data[:i+1]
 		data = data[i+1:]
+		c.messagesIn.Add(1)
 		if len(c.line)+len(msg) > limit {
 			return ErrLineTooLong
 		}
@@ -192,6 +195,7 @@ func (c *conn) finish() error {
 	if len(c.line) > 0 {
 		line := c.line
 		c.line = nil
+		c.messagesIn.Add(1)
 		if err := c.send(line, time.Now()); err != nil {
 			return err
 		}
@@ -222,6 +226,7 @@ func (c *conn) drain() error {
 	if len(c.line) > 0 {
 		line := c.line
 		c.line = nil
+		c.messagesIn.Add(1)
 		c.send(line, time.Now())
 	}
 	closeWrite(c.nc)

@@ -235,3 +235,19 @@ func TestLineAtLimitEndedByHalfClose(t *testing.T) {
 		t.Fatalf("got %q, %v; want the 8-byte line then EOF", got, err)
 	}
 }
+
+// TestStatsCountLinesInAndOut: a line dropped as too long was received
+// but never echoed.
+func TestStatsCountLinesInAndOut(t *testing.T) {
+	s, addr, _ := startServer(t, Policy{Framing: FramingLine, MaxMessageBytes: 8}, Hooks{})
+	c := dial(t, addr)
+	if got, err := roundTrip(c, []byte("a\nbb\n")); err != nil || string(got) != "a\nbb\n" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	c.Write([]byte("much too long\n"))
+	expectClosed(t, c)
+	eventually(t, "the disconnect", func() bool { return s.Stats().Clients == 0 })
+	if st := s.Stats(); st.MessagesIn != 3 || st.Messages != 2 {
+		t.Errorf("MessagesIn, Messages = %d, %d; want 3 in, 2 echoed", st.MessagesIn, st.Messages)
+	}
+}

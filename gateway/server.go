@@ -202,6 +202,7 @@ func (s *Server) forget(c *conn) int {
 		delete(s.perIP, ip)
 	}
 	s.closed.Disconnected++
+	s.closed.MessagesIn += c.messagesIn.Load()
 	s.closed.Messages += c.messages.Load()
 	s.closed.BytesIn += c.bytesIn.Load()
 	s.closed.BytesOut += c.bytesOut.Load()

@@ -5,6 +5,7 @@ type Stats struct {
 	Clients      int    // connected now
 	Accepted     uint64 // connections admitted
 	Disconnected uint64 // admitted connections since closed
+	MessagesIn   uint64 // messages received: reads (raw) or lines, too-long ones included
 	Messages     uint64 // messages echoed
 	BytesIn      uint64
 	BytesOut     uint64
@@ -23,6 +24,7 @@ func (s *Server) Stats() Stats {
 	st.Accepted = s.accepted
 	st.Rejected = s.rejected
 	for c := range s.conns {
+		st.MessagesIn += c.messagesIn.Load()
 		st.Messages += c.messages.Load()
 		st.BytesIn += c.bytesIn.Load()
 		st.BytesOut += c.bytesOut.Load()

@@ -105,9 +105,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range gateway.RejectReasons() {
 		counter(descRejected, st.Rejected[r], r.String())
 	}
-	// Every echoed message is one received: raw framing counts a read as
-	// a message, line framing a complete line.
-	counter(descMessages, st.Messages, "in")
+	// Raw framing counts a read as a message, line framing a line; "in"
+	// also counts lines dropped as too long, which are never echoed.
+	counter(descMessages, st.MessagesIn, "in")
 	counter(descMessages, st.Messages, "out")
 	counter(descBytes, st.BytesIn, "in")
 	counter(descBytes, st.BytesOut, "out")
