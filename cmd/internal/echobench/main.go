@@ -10,8 +10,9 @@
 //
 // Each server runs as its own process, so its CPU time (utime+stime from
 // /proc/PID/stat) and resident memory (VmRSS) are its alone. The loads
-// alternate between the servers round by round, so a slow spell on a busy
-// machine hits both; the median round is reported. It prints figures and
+// alternate between the servers round by round, and which goes first, so
+// a slow spell on a busy machine, or the previous run's connections still
+// in the kernel, hit both alike; the median round is reported. It prints figures and
 // never fails on them: read the ratios against the targets in the README.
 package main
 
@@ -143,15 +144,25 @@ type measured struct {
 	cpuPerMsg time.Duration
 }
 
-// compare runs cfg against each server, alternating them round by round,
-// and returns each one's median round by throughput.
+// compare runs cfg against each server, alternating them round by round
+// and which goes first, and returns each one's median round by throughput.
 func compare(ctx context.Context, servers []server, cfg load.Config, rounds int) ([]measured, error) {
 	all := make([][]measured, len(servers))
-	for range rounds {
-		for i, s := range servers {
-			m, err := measure(ctx, s, cfg)
+	for round := range rounds {
+		// The server measured second in a round is measured slower (the
+		// first one's thousand closed connections are still in the
+		// kernel's tables): alternate who goes first.
+		order := make([]int, len(servers))
+		for i := range order {
+			order[i] = i
+		}
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, i := range order {
+			m, err := measure(ctx, servers[i], cfg)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", s.name, err)
+				return nil, fmt.Errorf("%s: %w", servers[i].name, err)
 			}
 			all[i] = append(all[i], m)
 		}
