@@ -88,7 +88,7 @@ func run(args []string, stdout io.Writer) error {
 		{name: "gatewayd", argv: []string{bins.gatewayd, "-config", writeFile(dir, "all.yaml", allFeatures("sim"))}},
 	}
 
-	fmt.Fprintf(stdout, "echobench: %d rounds of %v per load and server; median round shown\n\n", opts.rounds, opts.duration)
+	fmt.Fprintf(stdout, "echobench: %d rounds of %v per load and server; median round shown, ratios are medians of per-round ratios\n\n", opts.rounds, opts.duration)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "load\tserver\tmsgs/s\tp50\tp99\tCPU/msg\tthroughput ratio\tCPU ratio\t")
 	for _, conns := range opts.conns {
@@ -98,11 +98,10 @@ func run(args []string, stdout io.Writer) error {
 			if err != nil {
 				return err
 			}
-			base := res[0]
 			for i, r := range res {
 				ratios := "\t\t"
 				if i > 0 {
-					ratios = fmt.Sprintf("%.3f\t%.3f\t", r.rate/base.rate, float64(r.cpuPerMsg)/float64(base.cpuPerMsg))
+					ratios = fmt.Sprintf("%.3f\t%.3f\t", r.rateRatio, r.cpuRatio)
 				}
 				fmt.Fprintf(tw, "%d conns × %d B\t%s\t%.0f\t%v\t%v\t%v\t%s\n", conns, size, servers[i].name,
 					r.rate, r.p50, r.p99, r.cpuPerMsg.Round(time.Nanosecond), ratios)
@@ -124,7 +123,7 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "LED cost, %d conns × 64 B: CPU/msg %v with driver none, %v with sim LEDs: ratio %.3f\n",
-		ledConns, res[0].cpuPerMsg.Round(time.Nanosecond), res[1].cpuPerMsg.Round(time.Nanosecond), float64(res[1].cpuPerMsg)/float64(res[0].cpuPerMsg))
+		ledConns, res[0].cpuPerMsg.Round(time.Nanosecond), res[1].cpuPerMsg.Round(time.Nanosecond), res[1].cpuRatio)
 
 	fmt.Fprintln(stdout)
 	for _, s := range servers {
@@ -137,11 +136,14 @@ func run(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// measured is one server's median round under one load.
+// measured is one server's median round under one load, with the
+// median of its per-round ratios to the first server.
 type measured struct {
 	rate      float64
 	p50, p99  time.Duration
 	cpuPerMsg time.Duration
+
+	rateRatio, cpuRatio float64
 }
 
 // compare runs cfg against each server, alternating them round by round
@@ -169,10 +171,29 @@ func compare(ctx context.Context, servers []server, cfg load.Config, rounds int)
 	}
 	out := make([]measured, len(servers))
 	for i, ms := range all {
-		slices.SortFunc(ms, func(a, b measured) int { return int(a.rate - b.rate) })
-		out[i] = ms[len(ms)/2]
+		// The ratios to the first server are taken round by round, from
+		// runs seconds apart, before the median: a noisy spell then
+		// moves both sides of a ratio alike.
+		var rates, cpus []float64
+		for r, m := range ms {
+			rates = append(rates, m.rate/all[0][r].rate)
+			cpus = append(cpus, float64(m.cpuPerMsg)/float64(all[0][r].cpuPerMsg))
+		}
+		sorted := slices.Clone(ms)
+		slices.SortFunc(sorted, func(a, b measured) int { return int(a.rate - b.rate) })
+		out[i] = sorted[len(sorted)/2]
+		out[i].rateRatio, out[i].cpuRatio = median(rates), median(cpus)
 	}
 	return out, nil
+}
+
+func median(xs []float64) float64 {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
 
 // measure starts the server, runs one load round against it and reads
