@@ -31,37 +31,33 @@ import (
 //go:embed guest-init.sh
 var guestInit []byte
 
+// twoLEDs is the guest's configuration: GPIO17 lit while clients are
+// connected, and the activity LED on the given pin blinking for 3s per
+// message (long enough for the guest to catch it lit).
+func twoLEDs(listen, activityPin string) string {
+	return `listen: "` + listen + `"
+gpio:
+  driver: periph
+  leds:
+    - name: clients
+      pin: GPIO17
+      on: clients
+      action: level
+    - name: activity
+      pin: ` + activityPin + `
+      on: message
+      action: blink
+      duration: 3s
+`
+}
+
 // The guest's configurations, in /etc/pitest.
-const (
-	mainConfig = `listen: "127.0.0.1:65432"
-gpio:
-  driver: periph
-  leds:
-    - name: clients
-      pin: GPIO17
-      on: clients
-      action: level
-    - name: activity
-      pin: GPIO27
-      on: message
-      action: blink
-      duration: 3s
-`
+var (
+	mainConfig = twoLEDs("127.0.0.1:65432", "GPIO27")
 	// GPIO99 does not exist on a Pi.
-	wrongPinConfig = `listen: "127.0.0.1:65433"
-gpio:
-  driver: periph
-  leds:
-    - name: clients
-      pin: GPIO17
-      on: clients
-      action: level
-    - name: activity
-      pin: GPIO99
-      on: message
-      action: blink
-      duration: 3s
-`
+	wrongPinConfig = twoLEDs("127.0.0.1:65433", "GPIO99")
+	// GPIO22 is held by holdline when this one starts.
+	busyConfig = twoLEDs("127.0.0.1:65433", "GPIO22")
 	// GPIO4 is named "GPIO_GCLK" by the Pi 3 device tree; users still
 	// know it as GPIO4, its BCM number.
 	bcmNumberConfig = `listen: "127.0.0.1:65433"
@@ -72,21 +68,6 @@ gpio:
       pin: GPIO4
       on: clients
       action: level
-`
-	// GPIO22 is held by holdline when this one starts.
-	busyConfig = `listen: "127.0.0.1:65433"
-gpio:
-  driver: periph
-  leds:
-    - name: clients
-      pin: GPIO17
-      on: clients
-      action: level
-    - name: activity
-      pin: GPIO22
-      on: message
-      action: blink
-      duration: 3s
 `
 )
 
