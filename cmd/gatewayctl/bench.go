@@ -29,7 +29,7 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 	lines := fs.Bool("lines", false, "end each message with LF and use no other LF, for a gateway with framing: line")
 	return func(ctx context.Context, args []string, std stdio) error {
 		if len(args) > 0 {
-			return usageError{fmt.Errorf("unexpected argument %q", args[0])}
+			return usageError{Err: fmt.Errorf("unexpected argument %q", args[0])}
 		}
 		cfg := load.Config{
 			Addr: *addr, Conns: *conns, Size: *size, Duration: *dur, Messages: *perConn,
@@ -44,22 +44,22 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 			for s := range strings.SplitSeq(*sources, ",") {
 				a, err := netip.ParseAddr(strings.TrimSpace(s))
 				if err != nil {
-					return usageError{fmt.Errorf("-source: %q is not an IP address", s)}
+					return usageError{Err: fmt.Errorf("-source: %q is not an IP address", s)}
 				}
 				cfg.SourceAddrs = append(cfg.SourceAddrs, a)
 			}
 		}
 		switch {
 		case *conns < 1:
-			return usageError{fmt.Errorf("-c %d: need at least one connection", *conns)}
+			return usageError{Err: fmt.Errorf("-c %d: need at least one connection", *conns)}
 		case *size < 1:
-			return usageError{fmt.Errorf("-size %d: need at least one byte", *size)}
+			return usageError{Err: fmt.Errorf("-size %d: need at least one byte", *size)}
 		case *lines && *size < 2:
-			return usageError{errors.New("-lines needs -size 2 or more")}
+			return usageError{Err: errors.New("-lines needs -size 2 or more")}
 		case *perConn < 0, *dur < 0, *rate < 0:
-			return usageError{errors.New("-n, -d and -rate cannot be negative")}
+			return usageError{Err: errors.New("-n, -d and -rate cannot be negative")}
 		case cfg.Duration == 0 && cfg.Messages == 0:
-			return usageError{errors.New("-d 0 needs -n")}
+			return usageError{Err: errors.New("-d 0 needs -n")}
 		}
 		if isTerminal(std.errOut) {
 			cfg.Progress = std.errOut

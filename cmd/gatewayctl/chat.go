@@ -23,7 +23,7 @@ func chatFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 	timeout := fs.Duration("timeout", 5*time.Second, "give up connecting, or waiting for the last echo after the end of input, after `D`")
 	return func(ctx context.Context, args []string, std stdio) error {
 		if len(args) > 0 {
-			return usageError{fmt.Errorf("unexpected argument %q: chat reads its messages from stdin", args[0])}
+			return usageError{Err: fmt.Errorf("unexpected argument %q: chat reads its messages from stdin", args[0])}
 		}
 		c, err := dial(ctx, *addr, *timeout)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gatewayd/gatewayd/cmd/internal/cli"
 	"io"
 	"os"
 	"os/signal"
@@ -34,35 +35,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
+	os.Exit(cli.ExitCode("gatewayctl", err, os.Stderr))
 }
 
-// usageError is a mistake on the command line: exit status 2.
-type usageError struct{ error }
+// The command-line conventions gatewayd shares.
+type usageError = cli.UsageError
 
-func (u usageError) Unwrap() error { return u.error }
-
-// errReported means the failure was already shown to the user in full.
-var errReported = errors.New("failed")
-
-// exitCode prints err, if any, and maps it to the exit status.
-func exitCode(err error, stderr io.Writer) int {
-	var usage usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &usage):
-		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errReported) {
-			fmt.Fprintln(stderr, "gatewayctl:", err)
-		}
-		return 2
-	case errors.Is(err, errReported):
-		return 1
-	default:
-		fmt.Fprintln(stderr, "gatewayctl:", err)
-		return 1
-	}
-}
+var errReported = cli.ErrReported
 
 // command is one subcommand: its flags are defined on fs, and run gets the
 // arguments left after them.
@@ -98,7 +77,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { usage(fs.Output()) }
 	if err := fs.Parse(args); err != nil {
-		return usageError{errReported}
+		return usageError{Err: errReported}
 	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "gatewayctl %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
@@ -106,7 +85,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if fs.NArg() == 0 {
 		usage(stderr)
-		return usageError{errReported}
+		return usageError{Err: errReported}
 	}
 	name, args := fs.Arg(0), fs.Args()[1:]
 	if name == "help" {
@@ -119,7 +98,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintf(stderr, "gatewayctl: unknown command %q\n", name)
 	usage(stderr)
-	return usageError{errReported}
+	return usageError{Err: errReported}
 }
 
 // help prints the overview, or one command's flags, on stdout.
@@ -138,7 +117,7 @@ func help(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "gatewayctl: unknown command %q\n", args[0])
 	usage(stderr)
-	return usageError{errReported}
+	return usageError{Err: errReported}
 }
 
 func (c command) flagSet(out io.Writer) *flag.FlagSet {
@@ -155,14 +134,14 @@ func (c command) run(ctx context.Context, args []string, std stdio) error {
 	fs := c.flagSet(std.errOut)
 	runCmd := c.flags(fs)
 	if err := fs.Parse(args); err != nil {
-		return usageError{errReported} // flag has printed the problem and the usage
+		return usageError{Err: errReported} // flag has printed the problem and the usage
 	}
 	err := runCmd(ctx, fs.Args(), std)
 	var usage usageError
 	if errors.As(err, &usage) && !errors.Is(err, errReported) {
-		fmt.Fprintf(std.errOut, "gatewayctl %s: %v\n", c.name, usage.error)
+		fmt.Fprintf(std.errOut, "gatewayctl %s: %v\n", c.name, usage.Err)
 		fs.Usage()
-		return usageError{errReported}
+		return usageError{Err: errReported}
 	}
 	return err
 }

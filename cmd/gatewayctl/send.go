@@ -20,11 +20,11 @@ func sendFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 	timeout := fs.Duration("timeout", 5*time.Second, "give up connecting, or waiting for an echo, after `D`")
 	return func(ctx context.Context, msgs []string, std stdio) error {
 		if len(msgs) == 0 {
-			return usageError{errors.New("no message to send")}
+			return usageError{Err: errors.New("no message to send")}
 		}
 		for i, m := range msgs {
 			if m == "" {
-				return usageError{fmt.Errorf("message %d is empty: there would be nothing to echo", i+1)}
+				return usageError{Err: fmt.Errorf("message %d is empty: there would be nothing to echo", i+1)}
 			}
 		}
 		c, err := dial(ctx, *addr, *timeout)

@@ -27,7 +27,7 @@ func statusFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error 
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on the endpoint after `D`")
 	return func(ctx context.Context, args []string, std stdio) error {
 		if len(args) > 0 {
-			return usageError{fmt.Errorf("unexpected argument %q", args[0])}
+			return usageError{Err: fmt.Errorf("unexpected argument %q", args[0])}
 		}
 		client := &http.Client{Timeout: *timeout}
 		health, err := fetchHealth(ctx, client, *addr)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gatewayd/gatewayd/cmd/internal/cli"
 	"io"
 	"os"
 	"os/signal"
@@ -24,40 +25,14 @@ var (
 )
 
 func main() {
-	os.Exit(exitCode(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+	os.Exit(cli.ExitCode("gatewayd", run(context.Background(), os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
 }
 
-// usageError is a mistake on the command line: exit status 2. shown means
-// it was already printed.
-type usageError struct {
-	err   error
-	shown bool
-}
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// exitCode prints err, if any, and maps it to the contract's exit status.
-func exitCode(err error, stderr io.Writer) int {
-	var usage usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &usage):
-		if !usage.shown {
-			fmt.Fprintln(stderr, "gatewayd:", err)
-		}
-		return 2
-	case errors.Is(err, errReported):
-		return 1
-	default:
-		fmt.Fprintln(stderr, "gatewayd:", err)
-		return 1
-	}
-}
+// The command-line conventions gatewayctl shares.
+type usageError = cli.UsageError
 
 // errReported means the failure was already told to the user in full.
-var errReported = errors.New("failed")
+var errReported = cli.ErrReported
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gatewayd", flag.ContinueOnError)
@@ -73,11 +48,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil // -h: the usage was asked for and shown
 		}
-		return usageError{err: err, shown: true} // the flag package said it
+		return usageError{Err: errReported} // the flag package said it
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return usageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "gatewayd %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
