@@ -530,9 +530,7 @@ func TestServiceUnderSystemd(t *testing.T) {
 		// Enabled, as postinst leaves them, without relying on presets.
 		"systemd.wants=gatewayd.socket", "systemd.wants=gatewayd.service")
 
-	tests := []struct {
-		key, want, why string
-	}{
+	tests := []probeCheck{
 		{"started_by_boot", "active", "enabled units start at boot and Type=notify reports ready"},
 		{"user", "gatewayd", "runs as its own user"},
 		{"groups", "gatewayd,gpio", "may open /dev/gpiochip*"},
@@ -555,11 +553,7 @@ func TestServiceUnderSystemd(t *testing.T) {
 		{"stop_result", "success", "stops cleanly"},
 		{"stop_exit", "0", "exit status 0 on SIGTERM"},
 	}
-	for _, tt := range tests {
-		if got := results[tt.key]; got != tt.want {
-			t.Errorf("%s = %q, want %q (%s)", tt.key, got, tt.want, tt.why)
-		}
-	}
+	judge(t, results, tests)
 	if n, _ := strconv.Atoi(results["load_ok"]); n == 0 {
 		t.Errorf("no echo succeeded during the restart under load")
 	}
@@ -585,6 +579,19 @@ func TestServiceUnderSystemd(t *testing.T) {
 // script in it as a oneshot ordered after gatewayd's units. It returns the KEY=VALUE lines the probe wrote
 // to /out/results; the test fails with the boot log and journal if the probe
 // did not finish.
+// probeCheck is one observation a probe must have made: KEY=want.
+type probeCheck struct{ key, want, why string }
+
+// judge checks a probe's results against what the units promise.
+func judge(t *testing.T, results map[string]string, checks []probeCheck) {
+	t.Helper()
+	for _, c := range checks {
+		if got := results[c.key]; got != c.want {
+			t.Errorf("%s = %q, want %q (%s)", c.key, got, c.want, c.why)
+		}
+	}
+}
+
 func bootProbe(t *testing.T, script string, extra ...string) map[string]string {
 	t.Helper()
 	work := t.TempDir()
@@ -610,6 +617,7 @@ func bootProbe(t *testing.T, script string, extra ...string) map[string]string {
 		"--capability=CAP_SYS_ADMIN,CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf",
 		"--bind-ro=" + probeUnit + ":/etc/systemd/system/probe.service",
 		"--bind-ro=" + probe + ":/opt/probe.sh",
+		"--bind-ro=" + filepath.Join(filepath.Dir(probe), "probe-lib.sh") + ":/opt/probe-lib.sh",
 		"--bind=" + out + ":/out",
 	}
 	// Arguments for systemd itself (systemd.*) follow --boot.
@@ -665,9 +673,7 @@ func TestInstallScriptUnderSystemd(t *testing.T) {
 		"--overlay=/usr:"+upper+":/usr",
 		"--bind-ro="+top+":/src",
 		"--bind-ro="+bin+":/src-bin/gatewayd")
-	tests := []struct {
-		key, want, why string
-	}{
+	tests := []probeCheck{
 		{"install_rc", "0", "install succeeds"},
 		{"service", "active", "the service is started"},
 		{"socket", "active", "the socket is started"},
@@ -686,11 +692,7 @@ func TestInstallScriptUnderSystemd(t *testing.T) {
 		{"uninstalled_config", "kept", "the config stays without --purge"},
 		{"uninstalled_port", "closed", "nothing listens any more"},
 	}
-	for _, tt := range tests {
-		if got := results[tt.key]; got != tt.want {
-			t.Errorf("%s = %q, want %q (%s)", tt.key, got, tt.want, tt.why)
-		}
-	}
+	judge(t, results, tests)
 }
 
 // --- install.sh -------------------------------------------------------------
@@ -908,7 +910,7 @@ func TestInstallScriptRejects(t *testing.T) {
 func TestShellScripts(t *testing.T) {
 	needTool(t, "shellcheck")
 	run(t, "shellcheck", "install.sh", "build-deb.sh", "install-deps.sh",
-		"debian/postinst", "debian/prerm", "debian/postrm", "testdata/probe.sh", "testdata/probe-install.sh")
+		"debian/postinst", "debian/prerm", "debian/postrm", "testdata/probe.sh", "testdata/probe-install.sh", "testdata/probe-lib.sh")
 }
 
 // --- cross builds -------------------------------------------------------------

@@ -5,26 +5,8 @@
 # repository is at /src (read-only), the built daemon at /src-bin/gatewayd.
 # One KEY=VALUE line per observation goes to /out/results; then power off.
 set -uo pipefail
-out=/out/results
-: >"$out"
-say() { echo "$1=$2" >>"$out"; }
-
-echo_once() {
-	local reply=
-	exec 3<>"/dev/tcp/$1/$2" || return 1
-	printf '%s' "$3" >&3
-	IFS= read -r -t 5 -N ${#3} reply <&3
-	exec 3>&-
-	printf '%s' "$reply"
-}
-
-wait_active() {
-	for _ in $(seq 100); do
-		[ "$(systemctl is-active "$1")" = active ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source-path=SCRIPTDIR source=probe-lib.sh
+source /opt/probe-lib.sh
 
 /src/deploy/install.sh /src-bin/gatewayd >/out/install1.log 2>&1
 say install_rc $?

@@ -5,29 +5,10 @@
 # It does what an admin would do on a Pi and writes one KEY=VALUE line per
 # observation to /out/results, for the Go test to judge; then powers off.
 set -uo pipefail
-out=/out/results
-: >"$out"
-say() { echo "$1=$2" >>"$out"; }
+# shellcheck source-path=SCRIPTDIR source=probe-lib.sh
+source /opt/probe-lib.sh
 
-# echo_once ADDR PORT MSG: one connection, one message, prints the echo.
-echo_once() {
-	local reply=
-	exec 3<>"/dev/tcp/$1/$2" || return 1
-	printf '%s' "$3" >&3
-	IFS= read -r -t 5 -N ${#3} reply <&3
-	exec 3>&-
-	printf '%s' "$reply"
-}
-
-wait_active() {
-	for _ in $(seq 100); do
-		[ "$(systemctl is-active gatewayd.service)" = active ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-wait_active
+wait_active gatewayd.service
 say started_by_boot "$(systemctl is-active gatewayd.service)"
 say user "$(ps -o user= -p "$(systemctl show -P MainPID gatewayd.service)")"
 say groups "$(id -Gn gatewayd | tr ' ' ,)"
@@ -92,7 +73,7 @@ mkdir -p /etc/systemd/system/gatewayd.service.d
 printf '[Service]\nWatchdogSec=2s\nTimeoutAbortSec=1s\n' >/etc/systemd/system/gatewayd.service.d/watchdog.conf
 systemctl daemon-reload
 systemctl restart gatewayd.service
-wait_active
+wait_active gatewayd.service
 hung=$(systemctl show -P MainPID gatewayd.service)
 restarts=$(systemctl show -P NRestarts gatewayd.service)
 kill -STOP "$hung"
@@ -101,7 +82,7 @@ for _ in $(seq 100); do
 	[ "$pid" != "$hung" ] && [ "$pid" != 0 ] && break
 	sleep 0.1
 done
-wait_active
+wait_active gatewayd.service
 say watchdog_restarted "$([ "$(systemctl show -P NRestarts gatewayd.service)" -gt "$restarts" ] && echo yes || echo no)"
 say watchdog_logged "$(journalctl -b -u gatewayd.service -o cat | grep -c 'Watchdog timeout')"
 say watchdog_echo "$(echo_once 127.0.0.1 65432 after-watchdog)"
@@ -111,7 +92,7 @@ systemctl daemon-reload
 # Without the socket the service binds listen: from its config itself.
 systemctl stop gatewayd.socket gatewayd.service
 systemctl start gatewayd.service
-wait_active
+wait_active gatewayd.service
 say without_socket "$(systemctl is-active gatewayd.service)"
 say without_socket_triggered "$(systemctl is-active gatewayd.socket)"
 say without_socket_echo "$(echo_once 127.0.0.1 65432 alone)"
