@@ -192,16 +192,23 @@ func (c *conn) send(msg []byte, now time.Time) error {
 // message too, since no more bytes will complete it; then the client
 // sees EOF.
 func (c *conn) finish() error {
-	if len(c.line) > 0 {
-		line := c.line
-		c.line = nil
-		c.messagesIn.Add(1)
-		if err := c.send(line, time.Now()); err != nil {
-			return err
-		}
+	if err := c.flushLine(); err != nil {
+		return err
 	}
 	closeWrite(c.nc)
 	return nil
+}
+
+// flushLine echoes what was received of an unfinished line, once nothing
+// more will be read to finish it (a half-close, a shutdown).
+func (c *conn) flushLine() error {
+	if len(c.line) == 0 {
+		return nil
+	}
+	line := c.line
+	c.line = nil
+	c.messagesIn.Add(1)
+	return c.send(line, time.Now())
 }
 
 // drain ends a connection for Shutdown: it echoes what the kernel has
@@ -221,14 +228,7 @@ func (c *conn) drain() error {
 			break
 		}
 	}
-	// What came of a line was received, and nothing more of it will be
-	// read: it is echoed, as at a half-close.
-	if len(c.line) > 0 {
-		line := c.line
-		c.line = nil
-		c.messagesIn.Add(1)
-		c.send(line, time.Now())
-	}
+	c.flushLine() // a write error here ends in the close below anyway
 	closeWrite(c.nc)
 	deadline := time.Now() // Close: no lingering
 	if d := c.srv.drainDeadline.Load(); d != nil {
