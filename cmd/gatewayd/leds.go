@@ -22,7 +22,6 @@ type ledRig struct {
 	acceptHealthy func() error // the accept loop's health, for the heartbeat
 
 	clients atomic.Int64
-	current []gpio.LED // the running controller's LEDs
 	// reloading is set while apply swaps workers, when the old one has
 	// stopped on purpose.
 	reloading atomic.Bool
@@ -54,7 +53,7 @@ func newLEDRig(cfg *configs.Config, log *slog.Logger, healthy func() error, emit
 		board.Close()
 		return nil, err
 	}
-	r.start(board, ctrl, cfg.Driver(), leds)
+	r.start(board, ctrl, cfg.Driver())
 	return r, nil
 }
 
@@ -92,9 +91,9 @@ func (r *ledRig) controller(leds []gpio.LED, pins map[string]periphgpio.PinOut) 
 	})
 }
 
-func (r *ledRig) start(board *gpio.Board, ctrl *gpio.Controller, driver gpio.Driver, leds []gpio.LED) {
+func (r *ledRig) start(board *gpio.Board, ctrl *gpio.Controller, driver gpio.Driver) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r.board, r.driver, r.stop, r.current = board, driver, cancel, leds
+	r.board, r.driver, r.stop = board, driver, cancel
 	r.mu.Lock()
 	if r.ctrl.Load() != nil {
 		r.before = r.before.add(r.running())
@@ -130,7 +129,7 @@ func (r *ledRig) apply(cfg *configs.Config) error {
 		return err
 	}
 	board.Keep(leds)
-	r.start(board, ctrl, cfg.Driver(), leds)
+	r.start(board, ctrl, cfg.Driver())
 	r.log.Info("LEDs applied", "driver", board.Driver().String(), "leds", len(leds))
 	return nil
 }
