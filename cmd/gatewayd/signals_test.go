@@ -134,3 +134,28 @@ func TestSIGHUP(t *testing.T) {
 	first.Close()
 	p.stop()
 }
+
+// TestSIGHUPAppliesLEDs: a new LED list replaces the old one; the old LED
+// is driven off and the new one starts off and then works.
+func TestSIGHUPAppliesLEDs(t *testing.T) {
+	led := func(name, pin string) string {
+		return "listen: \"127.0.0.1:0\"\ngpio:\n  driver: sim\n  leds:\n    - {name: " + name + ", pin: " + pin + ", on: clients, action: level}\n"
+	}
+	path := writeConfig(t, led("old", "GPIO17"))
+	p := start(t, nil, "-config", path)
+	addr := p.addr()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(`msg=led name=old pin=GPIO17 state=on`)
+
+	os.WriteFile(path, []byte(led("new", "GPIO22")), 0o644)
+	p.signal(syscall.SIGHUP)
+	p.waitLog(`msg="LEDs applied" driver=sim leds=1`)
+	p.waitLog(`msg=led name=old pin=GPIO17 state=off`)
+	p.waitLog(`msg=led name=new pin=GPIO22 state=on`) // a client is still connected
+	c.Close()
+	p.waitLog(`msg=led name=new pin=GPIO22 state=off`)
+	p.stop()
+}
