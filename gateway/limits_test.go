@@ -26,12 +26,12 @@ func TestMaxClients(t *testing.T) {
 	}
 	extra := dial(t, addr)
 	expectClosed(t, extra)
-	if r, _ := rejected.Load().(RejectReason); r != RejectMaxClients {
+	// The hook and the log line come just after the close the client saw.
+	eventually(t, "the Reject hook", func() bool { return rejected.Load() != nil })
+	if r := rejected.Load().(RejectReason); r != RejectMaxClients {
 		t.Errorf("reject reason = %v, want %v", r, RejectMaxClients)
 	}
-	if !strings.Contains(logs.String(), "reason=max_clients") {
-		t.Errorf("rejection not logged:\n%s", logs)
-	}
+	eventually(t, "the rejection logged", func() bool { return strings.Contains(logs.String(), "reason=max_clients") })
 	if got := s.Stats().Rejected[RejectMaxClients]; got != 1 {
 		t.Errorf("Stats().Rejected[max_clients] = %d, want 1", got)
 	}
