@@ -138,12 +138,12 @@ func TestIdleTimeout(t *testing.T) {
 	c := dial(t, addr)
 	start := time.Now()
 	// Talk every idle/3 for 3 idle periods: never idle long enough.
-	var quiet time.Time
+	var quiet time.Time // when the last ping was sent: the server read it later
 	for time.Since(start) < 3*idle {
+		quiet = time.Now()
 		if _, err := roundTrip(c, []byte("ping")); err != nil {
 			t.Fatalf("busy client dropped after %v: %v", time.Since(start), err)
 		}
-		quiet = time.Now()
 		time.Sleep(idle / 3)
 	}
 	expectClosed(t, c)
