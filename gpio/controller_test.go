@@ -29,7 +29,7 @@ type rig struct {
 func newRig(t *testing.T, leds []LED, opts Options) *rig {
 	t.Helper()
 	r := &rig{pins: map[string]*recPin{}}
-	outs := map[string]periphgpio.PinOut{}
+	outs := map[string]Output{}
 	for _, l := range leds {
 		p := newRecPin(l.Pin)
 		p.L = periphgpio.Level(!l.ActiveLow) // lit
@@ -88,7 +88,7 @@ func TestNewControllerDrivesEveryLEDOff(t *testing.T) {
 }
 
 func TestNewControllerErrors(t *testing.T) {
-	pins := map[string]periphgpio.PinOut{"P1": newRecPin("P1")}
+	pins := map[string]Output{"P1": newRecPin("P1")}
 	tests := []struct {
 		led  LED
 		want string
