@@ -120,22 +120,18 @@ func TestRigApplyFailureKeepsOldLEDs(t *testing.T) {
 		old := []LED{{Name: "activity", Pin: "GPIO27", On: EventMessage, Action: ActionToggle, Duration: time.Millisecond}}
 		r, logs := newSimRig(t, old)
 
-		tests := []struct {
+		type applyCase struct {
 			name string
 			d    Driver
 			leds []LED
 			want string
-		}{
+		}
+		tests := []applyCase{
 			{"invalid LED", DriverSim, []LED{{Name: "x", Pin: "GPIO5", On: EventMessage, Action: ActionLevel}},
 				`gpio: led "x": action: level goes only with on: clients, not on: message`},
 		}
-		if len(gpioChipPaths()) == 0 {
-			tests = append(tests, struct {
-				name string
-				d    Driver
-				leds []LED
-				want string
-			}{"driver that cannot open", DriverPeriph, []LED{{Name: "y", Pin: "GPIO5", On: EventMessage, Action: ActionBlink}},
+		if len(gpioChipPaths()) == 0 { // else periph could open, and the claim fail otherwise
+			tests = append(tests, applyCase{"driver that cannot open", DriverPeriph, []LED{{Name: "y", Pin: "GPIO5", On: EventMessage, Action: ActionBlink}},
 				"gpio: this host has no GPIO lines (no /dev/gpiochip*)"})
 		}
 		for _, tt := range tests {
