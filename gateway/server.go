@@ -3,12 +3,15 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/stall"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -31,7 +34,7 @@ type Server struct {
 	// drainDeadline, once shutting down, is when lingering clients are cut.
 	drainDeadline atomic.Pointer[time.Time]
 	// acceptWatch is the accept loops' liveness for Healthy.
-	acceptWatch loopWatch
+	acceptWatch stall.Watch
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -94,9 +97,9 @@ func (s *Server) Serve(l net.Listener) error {
 
 	var backoff time.Duration
 	for {
-		s.acceptWatch.waiting()
+		s.acceptWatch.Waiting()
 		nc, err := l.Accept()
-		s.acceptWatch.working()
+		s.acceptWatch.Working(time.Now())
 		if err != nil {
 			if s.shuttingDown.Load() {
 				return ErrServerClosed
@@ -316,7 +319,10 @@ func (s *Server) Healthy(stall time.Duration) error {
 	if s.shuttingDown.Load() {
 		return ErrServerClosed
 	}
-	return s.acceptWatch.healthy(stall)
+	if busy := s.acceptWatch.Stuck(time.Now(), stall); busy > 0 {
+		return fmt.Errorf("gateway: accept loop stuck for %v", busy.Round(time.Millisecond))
+	}
+	return nil
 }
 
 // addrPortOf is a client's address as people write it: an IPv4 client of

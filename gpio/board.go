@@ -7,18 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	periphgpio "periph.io/x/conn/v3/gpio"
 )
-
-var errNoPWM = errors.New("gpio: LEDs are driven on or off, not by PWM")
 
 // Board opens and holds the pins of one driver.
 type Board struct {
 	driver Driver // resolved: never DriverAuto
 	log    *slog.Logger
 	chips  *periphChips // DriverPeriph only
-	held   map[string]periphgpio.PinOut
+	held   map[string]Output
 }
 
 // Open resolves the driver (DriverAuto becomes periph or sim, as the host
@@ -29,7 +25,7 @@ func Open(d Driver, leds []LED, log *slog.Logger) (*Board, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Board{driver: d, log: log, held: map[string]periphgpio.PinOut{}}
+	b := &Board{driver: d, log: log, held: map[string]Output{}}
 	switch d {
 	case DriverAuto:
 		b.driver, b.chips = resolveAuto(leds, log)
@@ -82,8 +78,8 @@ func (b *Board) Driver() Driver { return b.driver }
 
 // Claim returns an output for every LED's pin, driven to the LED's off
 // level, claiming the lines not already held. On error nothing new is kept.
-func (b *Board) Claim(leds []LED) (map[string]periphgpio.PinOut, error) {
-	pins := make(map[string]periphgpio.PinOut, len(leds))
+func (b *Board) Claim(leds []LED) (map[string]Output, error) {
+	pins := make(map[string]Output, len(leds))
 	var claimed []string
 	for _, l := range leds {
 		if p, ok := b.held[l.Pin]; ok {
@@ -149,14 +145,14 @@ func (b *Board) Close() {
 	b.Keep(nil)
 }
 
-func (b *Board) open(l LED) (periphgpio.PinOut, error) {
+func (b *Board) open(l LED) (Output, error) {
 	switch b.driver {
 	case DriverPeriph:
 		return b.chips.claim(l)
 	case DriverSim:
 		return &simPin{led: l, log: b.log}, nil
 	}
-	return &discard{}, nil
+	return discard{}, nil
 }
 
 func (b *Board) release(name string) {

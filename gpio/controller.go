@@ -8,6 +8,8 @@ import (
 	"time"
 
 	periphgpio "periph.io/x/conn/v3/gpio"
+
+	"github.com/gatewayd/gatewayd/gateway/stall"
 )
 
 // Controller is the LED worker: one goroutine that owns every pin write.
@@ -23,13 +25,13 @@ type Controller struct {
 	healthy    func() error
 	log        *slog.Logger
 
-	// busySince is when the worker began its current step, 0 while it
-	// waits; a step that lasts too long means a hung GPIO write.
-	busySince atomic.Int64
-	changes   atomic.Uint64
-	taken     [numEvents]atomic.Uint64
-	errors    atomic.Uint64
-	done      chan struct{}
+	// watch tells the worker waiting for its next step from one stuck in
+	// a step: a step that lasts too long means a hung GPIO write.
+	watch   stall.Watch
+	changes atomic.Uint64
+	taken   [numEvents]atomic.Uint64
+	errors  atomic.Uint64
+	done    chan struct{}
 }
 
 // Options tune a Controller. The zero value is usable.
@@ -46,7 +48,7 @@ type Options struct {
 
 // NewController drives every LED off and returns the controller; pins maps
 // each LED's Pin to an output. Start the worker with Run.
-func NewController(leds []LED, pins map[string]periphgpio.PinOut, opts Options) (*Controller, error) {
+func NewController(leds []LED, pins map[string]Output, opts Options) (*Controller, error) {
 	c := &Controller{
 		wake:    make(chan struct{}, 1),
 		healthy: opts.Healthy,
@@ -119,14 +121,17 @@ func (c *Controller) Run(ctx context.Context) {
 	defer c.allOff()
 	// Off again: on reload the previous worker may have written these
 	// lines since NewController, last with its own off level, which is the
-	// lit level of an LED whose active_low changed.
+	// lit level of an LED whose active_low changed. Watched like any
+	// step: a write may hang here too.
+	c.watch.Working(time.Now())
 	c.allOff()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		c.busySince.Store(time.Now().UnixNano())
-		next := c.step(time.Now())
-		c.busySince.Store(0)
+		now := time.Now()
+		c.watch.Working(now)
+		next := c.step(now)
+		c.watch.Waiting()
 		if next.IsZero() {
 			timer.Reset(time.Hour)
 		} else {
@@ -145,13 +150,9 @@ func (c *Controller) Run(ctx context.Context) {
 func (c *Controller) Done() <-chan struct{} { return c.done }
 
 // Healthy reports nil unless the worker has been stuck in one step (a pin
-// write that does not return) for longer than stall.
-func (c *Controller) Healthy(stall time.Duration) error {
-	since := c.busySince.Load()
-	if since == 0 {
-		return nil
-	}
-	if busy := time.Since(time.Unix(0, since)); busy > stall {
+// write that does not return) for longer than limit.
+func (c *Controller) Healthy(limit time.Duration) error {
+	if busy := c.watch.Stuck(time.Now(), limit); busy > 0 {
 		return fmt.Errorf("gpio: LED worker stuck for %v", busy.Round(time.Millisecond))
 	}
 	return nil
@@ -298,7 +299,7 @@ func (c *Controller) allOff() {
 // ledState is one LED as the worker sees it; only the worker touches it.
 type ledState struct {
 	LED
-	pin     periphgpio.PinOut
+	pin     Output
 	lit     bool
 	wanted  bool      // an event is waiting to be shown
 	until   time.Time // the current lit or dark spell ends

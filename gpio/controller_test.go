@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	periphgpio "periph.io/x/conn/v3/gpio"
@@ -29,7 +30,7 @@ type rig struct {
 func newRig(t *testing.T, leds []LED, opts Options) *rig {
 	t.Helper()
 	r := &rig{pins: map[string]*recPin{}}
-	outs := map[string]periphgpio.PinOut{}
+	outs := map[string]Output{}
 	for _, l := range leds {
 		p := newRecPin(l.Pin)
 		p.L = periphgpio.Level(!l.ActiveLow) // lit
@@ -88,7 +89,7 @@ func TestNewControllerDrivesEveryLEDOff(t *testing.T) {
 }
 
 func TestNewControllerErrors(t *testing.T) {
-	pins := map[string]periphgpio.PinOut{"P1": newRecPin("P1")}
+	pins := map[string]Output{"P1": newRecPin("P1")}
 	tests := []struct {
 		led  LED
 		want string
@@ -110,35 +111,37 @@ func TestBlinkShowsEachEvent(t *testing.T) {
 		for _, activeLow := range polarities() {
 			t.Run(fmt.Sprintf("%v/active_low=%v", ev, activeLow), func(t *testing.T) {
 				t.Parallel()
-				led := LED{Name: "l", Pin: "P", On: ev, Action: ActionBlink, Duration: d, ActiveLow: activeLow}
-				r := newRig(t, []LED{led}, Options{})
-				p := r.pins["P"]
-				r.run(t)
+				synctest.Test(t, func(t *testing.T) {
+					led := LED{Name: "l", Pin: "P", On: ev, Action: ActionBlink, Duration: d, ActiveLow: activeLow}
+					r := newRig(t, []LED{led}, Options{})
+					p := r.pins["P"]
+					r.run(t)
 
-				// Events the LED does not show leave it alone.
-				for e := range numEvents {
-					if e != ev {
-						r.c.Notify(e)
+					// Events the LED does not show leave it alone.
+					for e := range numEvents {
+						if e != ev {
+							r.c.Notify(e)
+						}
 					}
-				}
-				r.c.ClientsChanged()
-				time.Sleep(3 * d)
-				if got := p.numWrites(); got != 2 {
-					t.Fatalf("after other events: %d pin writes, want only NewController's and Run's off: %v", got, p.history())
-				}
+					r.c.ClientsChanged()
+					time.Sleep(3 * d)
+					if got := p.numWrites(); got != 2 {
+						t.Fatalf("after other events: %d pin writes, want only NewController's and Run's off: %v", got, p.history())
+					}
 
-				r.c.Notify(ev)
-				// The history, not the pin: a poll on a loaded machine may
-				// miss a whole blink.
-				waitFor(t, "the LED to light", func() bool { return transitionsToLit(p.history(), activeLow) == 1 })
-				waitFor(t, "the LED to go dark again", func() bool { return !p.lit(activeLow) })
-				ss := spells(p.history(), activeLow)
-				if len(ss) != 2 || !ss[1].lit {
-					t.Fatalf("spells = %+v, want dark then one lit spell", ss)
-				}
-				if on := ss[1].length(); on < d {
-					t.Errorf("lit for %v, want about %v", on, d)
-				}
+					r.c.Notify(ev)
+					// The history, not the pin: a poll on a loaded machine may
+					// miss a whole blink.
+					waitFor(t, "the LED to light", func() bool { return transitionsToLit(p.history(), activeLow) == 1 })
+					waitFor(t, "the LED to go dark again", func() bool { return !p.lit(activeLow) })
+					ss := spells(p.history(), activeLow)
+					if len(ss) != 2 || !ss[1].lit {
+						t.Fatalf("spells = %+v, want dark then one lit spell", ss)
+					}
+					if on := ss[1].length(); on < d {
+						t.Errorf("lit for %v, want about %v", on, d)
+					}
+				})
 			})
 		}
 	}
@@ -150,26 +153,28 @@ func TestToggleFlipsAtMostOncePerDuration(t *testing.T) {
 		for _, activeLow := range polarities() {
 			t.Run(fmt.Sprintf("%v/active_low=%v", ev, activeLow), func(t *testing.T) {
 				t.Parallel()
-				led := LED{Name: "l", Pin: "P", On: ev, Action: ActionToggle, Duration: d, ActiveLow: activeLow}
-				r := newRig(t, []LED{led}, Options{})
-				p := r.pins["P"]
-				r.run(t)
+				synctest.Test(t, func(t *testing.T) {
+					led := LED{Name: "l", Pin: "P", On: ev, Action: ActionToggle, Duration: d, ActiveLow: activeLow}
+					r := newRig(t, []LED{led}, Options{})
+					p := r.pins["P"]
+					r.run(t)
 
-				r.c.Notify(ev)
-				waitFor(t, "the first toggle to light the LED", func() bool { return p.lit(activeLow) })
-				r.c.Notify(ev) // held back until d has passed, then shown
-				waitFor(t, "the second toggle to darken the LED", func() bool { return !p.lit(activeLow) })
-				ws := p.history()
-				if len(ws) != 4 {
-					t.Fatalf("writes = %v, want off, off, on, off", ws)
-				}
-				if gap := ws[3].at.Sub(ws[2].at); gap < d {
-					t.Errorf("second flip %v after the first, want at least %v", gap, d)
-				}
-				time.Sleep(3 * d)
-				if got := p.numWrites(); got != 4 {
-					t.Errorf("%d writes after the events were shown, want 4: a toggle must not repeat", got)
-				}
+					r.c.Notify(ev)
+					waitFor(t, "the first toggle to light the LED", func() bool { return p.lit(activeLow) })
+					r.c.Notify(ev) // held back until d has passed, then shown
+					waitFor(t, "the second toggle to darken the LED", func() bool { return !p.lit(activeLow) })
+					ws := p.history()
+					if len(ws) != 4 {
+						t.Fatalf("writes = %v, want off, off, on, off", ws)
+					}
+					if gap := ws[3].at.Sub(ws[2].at); gap < d {
+						t.Errorf("second flip %v after the first, want at least %v", gap, d)
+					}
+					time.Sleep(3 * d)
+					if got := p.numWrites(); got != 4 {
+						t.Errorf("%d writes after the events were shown, want 4: a toggle must not repeat", got)
+					}
+				})
 			})
 		}
 	}
@@ -179,27 +184,29 @@ func TestClientsLevel(t *testing.T) {
 	for _, activeLow := range polarities() {
 		t.Run(fmt.Sprintf("active_low=%v", activeLow), func(t *testing.T) {
 			t.Parallel()
-			var clients atomic.Int64
-			led := LED{Name: "l", Pin: "P", On: EventClients, Action: ActionLevel, ActiveLow: activeLow}
-			r := newRig(t, []LED{led}, Options{Clients: func() int { return int(clients.Load()) }})
-			p := r.pins["P"]
-			r.run(t)
+			synctest.Test(t, func(t *testing.T) {
+				var clients atomic.Int64
+				led := LED{Name: "l", Pin: "P", On: EventClients, Action: ActionLevel, ActiveLow: activeLow}
+				r := newRig(t, []LED{led}, Options{Clients: func() int { return int(clients.Load()) }})
+				p := r.pins["P"]
+				r.run(t)
 
-			steps := []struct {
-				clients int64
-				lit     bool
-			}{{1, true}, {3, true}, {0, false}, {2, true}, {0, false}}
-			for _, s := range steps {
-				clients.Store(s.clients)
-				r.c.ClientsChanged()
-				waitFor(t, fmt.Sprintf("lit=%v with %d clients", s.lit, s.clients), func() bool { return p.lit(activeLow) == s.lit })
-			}
-			// 5 steps, 4 changes of level, plus the initial offs.
-			waitFor(t, "the writes to settle", func() bool { return len(p.history()) >= 6 })
-			time.Sleep(50 * time.Millisecond)
-			if got, want := transitionsToLit(p.history(), activeLow), 2; got != want {
-				t.Errorf("lit %d times, want %d: %v", got, want, p.history())
-			}
+				steps := []struct {
+					clients int64
+					lit     bool
+				}{{1, true}, {3, true}, {0, false}, {2, true}, {0, false}}
+				for _, s := range steps {
+					clients.Store(s.clients)
+					r.c.ClientsChanged()
+					waitFor(t, fmt.Sprintf("lit=%v with %d clients", s.lit, s.clients), func() bool { return p.lit(activeLow) == s.lit })
+				}
+				// 5 steps, 4 changes of level, plus the initial offs.
+				waitFor(t, "the writes to settle", func() bool { return len(p.history()) >= 6 })
+				time.Sleep(50 * time.Millisecond)
+				if got, want := transitionsToLit(p.history(), activeLow), 2; got != want {
+					t.Errorf("lit %d times, want %d: %v", got, want, p.history())
+				}
+			})
 		})
 	}
 }
@@ -278,30 +285,32 @@ func TestFloodIsCoalesced(t *testing.T) {
 }
 
 func TestSingleMessageAfterQuietShows(t *testing.T) {
-	const d = 20 * time.Millisecond
-	led := LED{Name: "activity", Pin: "P", On: EventMessage, Action: ActionBlink, Duration: d}
-	r := newRig(t, []LED{led}, Options{})
-	p := r.pins["P"]
-	r.run(t)
+	synctest.Test(t, func(t *testing.T) {
+		const d = 20 * time.Millisecond
+		led := LED{Name: "activity", Pin: "P", On: EventMessage, Action: ActionBlink, Duration: d}
+		r := newRig(t, []LED{led}, Options{})
+		p := r.pins["P"]
+		r.run(t)
 
-	// A burst, then quiet, then one message: it must light the LED again.
-	for range 100 {
-		r.c.Notify(EventMessage)
-	}
-	waitFor(t, "the burst to light the LED", func() bool { return transitionsToLit(p.history(), false) >= 1 })
-	quiet := func() bool {
-		n := p.numWrites()
-		time.Sleep(5 * d)
-		return !p.lit(false) && p.numWrites() == n
-	}
-	for round := range 3 {
-		waitFor(t, "a quiet spell", quiet)
-		before := transitionsToLit(p.history(), false)
-		r.c.Notify(EventMessage)
-		waitFor(t, fmt.Sprintf("message %d to light the LED", round), func() bool {
-			return transitionsToLit(p.history(), false) > before
-		})
-	}
+		// A burst, then quiet, then one message: it must light the LED again.
+		for range 100 {
+			r.c.Notify(EventMessage)
+		}
+		waitFor(t, "the burst to light the LED", func() bool { return transitionsToLit(p.history(), false) >= 1 })
+		quiet := func() bool {
+			n := p.numWrites()
+			time.Sleep(5 * d)
+			return !p.lit(false) && p.numWrites() == n
+		}
+		for round := range 3 {
+			waitFor(t, "a quiet spell", quiet)
+			before := transitionsToLit(p.history(), false)
+			r.c.Notify(EventMessage)
+			waitFor(t, fmt.Sprintf("message %d to light the LED", round), func() bool {
+				return transitionsToLit(p.history(), false) > before
+			})
+		}
+	})
 }
 
 func TestHeartbeatDoublePulsesWhileHealthy(t *testing.T) {
@@ -309,209 +318,221 @@ func TestHeartbeatDoublePulsesWhileHealthy(t *testing.T) {
 	for _, activeLow := range polarities() {
 		t.Run(fmt.Sprintf("active_low=%v", activeLow), func(t *testing.T) {
 			t.Parallel()
-			led := LED{Name: "hb", Pin: "P", On: EventHeartbeat, Action: ActionBlink, Duration: period, ActiveLow: activeLow}
-			r := newRig(t, []LED{led}, Options{Healthy: func() error { return nil }})
-			p := r.pins["P"]
-			r.run(t)
+			synctest.Test(t, func(t *testing.T) {
+				led := LED{Name: "hb", Pin: "P", On: EventHeartbeat, Action: ActionBlink, Duration: period, ActiveLow: activeLow}
+				r := newRig(t, []LED{led}, Options{Healthy: func() error { return nil }})
+				p := r.pins["P"]
+				r.run(t)
 
-			// A double pulse: two short flashes close together, then a long
-			// rest. Wait until one has been seen whole.
-			var ss []spell
-			waitFor(t, "a double pulse", func() bool {
-				ss = spells(p.history(), activeLow)
-				if len(ss) > 0 {
-					ss = ss[1:] // skip the initial dark
-				}
-				for i := 0; i+3 < len(ss); i++ {
-					if ss[i].lit && ss[i+1].length() < period*40/100 && ss[i+2].lit && ss[i+3].length() >= period*68/100 {
-						return true
+				// A double pulse: two short flashes close together, then a long
+				// rest. Wait until one has been seen whole.
+				var ss []spell
+				waitFor(t, "a double pulse", func() bool {
+					ss = spells(p.history(), activeLow)
+					if len(ss) > 0 {
+						ss = ss[1:] // skip the initial dark
+					}
+					for i := 0; i+3 < len(ss); i++ {
+						if ss[i].lit && ss[i+1].length() < period*40/100 && ss[i+2].lit && ss[i+3].length() >= period*68/100 {
+							return true
+						}
+					}
+					return false
+				})
+				// Whatever the scheduling, no flash is shorter than 7% of the
+				// period, no gap shorter than 18%, and no two short gaps follow
+				// each other: the pattern never degrades into a steady light.
+				// (Slowness only lengthens spells.)
+				for i, s := range ss {
+					switch {
+					case s.lit && s.length() < period*7/100:
+						t.Errorf("flash %d lasted %v, want about %v", i, s.length(), period*7/100)
+					case !s.lit && s.length() < period*18/100:
+						t.Errorf("gap %d lasted %v, want at least about %v", i, s.length(), period*18/100)
+					case !s.lit && i >= 2 && ss[i-2].length() < period*68/100 && s.length() < period*68/100:
+						t.Errorf("gaps %d and %d both short (%v, %v): want a rest after each double pulse", i-2, i, ss[i-2].length(), s.length())
 					}
 				}
-				return false
 			})
-			// Whatever the scheduling, no flash is shorter than 7% of the
-			// period, no gap shorter than 18%, and no two short gaps follow
-			// each other: the pattern never degrades into a steady light.
-			// (Slowness only lengthens spells.)
-			for i, s := range ss {
-				switch {
-				case s.lit && s.length() < period*7/100:
-					t.Errorf("flash %d lasted %v, want about %v", i, s.length(), period*7/100)
-				case !s.lit && s.length() < period*18/100:
-					t.Errorf("gap %d lasted %v, want at least about %v", i, s.length(), period*18/100)
-				case !s.lit && i >= 2 && ss[i-2].length() < period*68/100 && s.length() < period*68/100:
-					t.Errorf("gaps %d and %d both short (%v, %v): want a rest after each double pulse", i-2, i, ss[i-2].length(), s.length())
-				}
-			}
 		})
 	}
 }
 
 func TestHeartbeatDarkWhileUnhealthy(t *testing.T) {
 	t.Parallel()
-	const period = 100 * time.Millisecond
-	var sick atomic.Bool
-	sick.Store(true)
-	healthy := func() error {
-		if sick.Load() {
-			return errors.New("accept loop stuck")
+	synctest.Test(t, func(t *testing.T) {
+		const period = 100 * time.Millisecond
+		var sick atomic.Bool
+		sick.Store(true)
+		healthy := func() error {
+			if sick.Load() {
+				return errors.New("accept loop stuck")
+			}
+			return nil
 		}
-		return nil
-	}
-	led := LED{Name: "hb", Pin: "P", On: EventHeartbeat, Action: ActionBlink, Duration: period}
-	r := newRig(t, []LED{led}, Options{Healthy: healthy})
-	p := r.pins["P"]
-	r.run(t)
+		led := LED{Name: "hb", Pin: "P", On: EventHeartbeat, Action: ActionBlink, Duration: period}
+		r := newRig(t, []LED{led}, Options{Healthy: healthy})
+		p := r.pins["P"]
+		r.run(t)
 
-	time.Sleep(4 * period)
-	if n := transitionsToLit(p.history(), false); n != 0 {
-		t.Fatalf("heartbeat lit %d times while unhealthy, want dark", n)
-	}
-	sick.Store(false)
-	waitFor(t, "the heartbeat to resume once healthy", func() bool { return transitionsToLit(p.history(), false) >= 2 })
-	sick.Store(true)
-	waitFor(t, "the heartbeat to stop once unhealthy", func() bool {
-		before := p.history()
-		time.Sleep(3 * period)
-		after := p.history()
-		return !p.lit(false) && transitionsToLit(after, false) == transitionsToLit(before, false)
+		time.Sleep(4 * period)
+		if n := transitionsToLit(p.history(), false); n != 0 {
+			t.Fatalf("heartbeat lit %d times while unhealthy, want dark", n)
+		}
+		sick.Store(false)
+		waitFor(t, "the heartbeat to resume once healthy", func() bool { return transitionsToLit(p.history(), false) >= 2 })
+		sick.Store(true)
+		waitFor(t, "the heartbeat to stop once unhealthy", func() bool {
+			before := p.history()
+			time.Sleep(3 * period)
+			after := p.history()
+			return !p.lit(false) && transitionsToLit(after, false) == transitionsToLit(before, false)
+		})
 	})
 }
 
 func TestHeartbeatStopsWhenWorkerStuck(t *testing.T) {
 	t.Parallel()
-	const period = 100 * time.Millisecond
-	leds := []LED{
-		{Name: "hb", Pin: "HB", On: EventHeartbeat, Action: ActionBlink, Duration: period},
-		{Name: "activity", Pin: "ACT", On: EventMessage, Action: ActionBlink, Duration: 10 * time.Millisecond},
-	}
-	r := newRig(t, leds, Options{})
-	hb, act := r.pins["HB"], r.pins["ACT"]
-	r.run(t)
+	synctest.Test(t, func(t *testing.T) {
+		const period = 100 * time.Millisecond
+		leds := []LED{
+			{Name: "hb", Pin: "HB", On: EventHeartbeat, Action: ActionBlink, Duration: period},
+			{Name: "activity", Pin: "ACT", On: EventMessage, Action: ActionBlink, Duration: 10 * time.Millisecond},
+		}
+		r := newRig(t, leds, Options{})
+		hb, act := r.pins["HB"], r.pins["ACT"]
+		r.run(t)
 
-	waitFor(t, "the heartbeat to beat", func() bool { return transitionsToLit(hb.history(), false) >= 2 })
-	if err := r.c.Healthy(5 * time.Second); err != nil {
-		t.Fatalf("Healthy before the hang: %v", err)
-	}
+		waitFor(t, "the heartbeat to beat", func() bool { return transitionsToLit(hb.history(), false) >= 2 })
+		if err := r.c.Healthy(5 * time.Second); err != nil {
+			t.Fatalf("Healthy before the hang: %v", err)
+		}
 
-	release := act.hang()
-	r.c.Notify(EventMessage)
-	<-act.entered
-	const stall = 50 * time.Millisecond
-	waitFor(t, "Healthy to report the stuck worker", func() bool { return r.c.Healthy(stall) != nil })
-	if err := r.c.Healthy(stall); !strings.Contains(err.Error(), "gpio: LED worker stuck for") {
-		t.Errorf("Healthy = %q, want it to say the worker is stuck", err)
-	}
-	frozen := hb.numWrites()
-	time.Sleep(3 * period)
-	if got := hb.numWrites(); got != frozen {
-		t.Errorf("heartbeat pin written %d times while the worker was stuck, want 0", got-frozen)
-	}
+		release := act.hang()
+		r.c.Notify(EventMessage)
+		<-act.entered
+		const stall = 50 * time.Millisecond
+		waitFor(t, "Healthy to report the stuck worker", func() bool { return r.c.Healthy(stall) != nil })
+		if err := r.c.Healthy(stall); !strings.Contains(err.Error(), "gpio: LED worker stuck for") {
+			t.Errorf("Healthy = %q, want it to say the worker is stuck", err)
+		}
+		frozen := hb.numWrites()
+		time.Sleep(3 * period)
+		if got := hb.numWrites(); got != frozen {
+			t.Errorf("heartbeat pin written %d times while the worker was stuck, want 0", got-frozen)
+		}
 
-	release()
-	waitFor(t, "the heartbeat to resume", func() bool { return hb.numWrites() > frozen+1 })
-	waitFor(t, "Healthy to clear", func() bool { return r.c.Healthy(5*time.Second) == nil })
+		release()
+		waitFor(t, "the heartbeat to resume", func() bool { return hb.numWrites() > frozen+1 })
+		waitFor(t, "Healthy to clear", func() bool { return r.c.Healthy(5*time.Second) == nil })
+	})
 }
 
 func TestEveryLEDOffAfterRun(t *testing.T) {
-	var clients atomic.Int64
-	clients.Store(1)
-	leds := []LED{
-		{Name: "blink", Pin: "P1", On: EventMessage, Action: ActionBlink, Duration: time.Hour},
-		{Name: "toggle", Pin: "P2", On: EventConnect, Action: ActionToggle, Duration: time.Hour, ActiveLow: true},
-		{Name: "level", Pin: "P3", On: EventClients, Action: ActionLevel},
-		{Name: "heartbeat", Pin: "P4", On: EventHeartbeat, Action: ActionBlink, Duration: time.Hour, ActiveLow: true},
-	}
-	r := newRig(t, leds, Options{Clients: func() int { return int(clients.Load()) }})
-	ctx, cancel := context.WithCancel(context.Background())
-	go r.c.Run(ctx)
-	r.c.Notify(EventMessage)
-	r.c.Notify(EventConnect)
-	r.c.ClientsChanged()
-	for _, l := range leds {
-		waitFor(t, l.Name+" to light", func() bool { return r.pins[l.Pin].lit(l.ActiveLow) })
-	}
-	cancel()
-	<-r.c.Done()
-	for _, l := range leds {
-		if r.pins[l.Pin].lit(l.ActiveLow) {
-			t.Errorf("LED %s still lit after Run returned", l.Name)
+	synctest.Test(t, func(t *testing.T) {
+		var clients atomic.Int64
+		clients.Store(1)
+		leds := []LED{
+			{Name: "blink", Pin: "P1", On: EventMessage, Action: ActionBlink, Duration: time.Hour},
+			{Name: "toggle", Pin: "P2", On: EventConnect, Action: ActionToggle, Duration: time.Hour, ActiveLow: true},
+			{Name: "level", Pin: "P3", On: EventClients, Action: ActionLevel},
+			{Name: "heartbeat", Pin: "P4", On: EventHeartbeat, Action: ActionBlink, Duration: time.Hour, ActiveLow: true},
 		}
-	}
+		r := newRig(t, leds, Options{Clients: func() int { return int(clients.Load()) }})
+		ctx, cancel := context.WithCancel(context.Background())
+		go r.c.Run(ctx)
+		r.c.Notify(EventMessage)
+		r.c.Notify(EventConnect)
+		r.c.ClientsChanged()
+		for _, l := range leds {
+			waitFor(t, l.Name+" to light", func() bool { return r.pins[l.Pin].lit(l.ActiveLow) })
+		}
+		cancel()
+		<-r.c.Done()
+		for _, l := range leds {
+			if r.pins[l.Pin].lit(l.ActiveLow) {
+				t.Errorf("LED %s still lit after Run returned", l.Name)
+			}
+		}
+	})
 }
 
 func TestStats(t *testing.T) {
-	const d = time.Hour // nothing here may wait on the timer
-	leds := []LED{
-		{Name: "blink", Pin: "P1", On: EventMessage, Action: ActionBlink, Duration: d},
-		{Name: "toggle", Pin: "P2", On: EventConnect, Action: ActionToggle, Duration: d},
-	}
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	r := newRig(t, leds, Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))})
-	if got, want := r.c.Stats(), (Stats{Changes: 2}); got != want {
-		t.Fatalf("after NewController: Stats = %+v, want %+v", got, want)
-	}
-	r.run(t)
+	synctest.Test(t, func(t *testing.T) {
+		const d = time.Hour // nothing here may wait on the timer
+		leds := []LED{
+			{Name: "blink", Pin: "P1", On: EventMessage, Action: ActionBlink, Duration: d},
+			{Name: "toggle", Pin: "P2", On: EventConnect, Action: ActionToggle, Duration: d},
+		}
+		var logs bytes.Buffer
+		var logMu sync.Mutex
+		r := newRig(t, leds, Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))})
+		if got, want := r.c.Stats(), (Stats{Changes: 2}); got != want {
+			t.Fatalf("after NewController: Stats = %+v, want %+v", got, want)
+		}
+		r.run(t)
 
-	// The first message lights the blink LED; the next waits for its
-	// spells to end and changes nothing yet.
-	r.c.Notify(EventMessage)
-	wantStats(t, r.c, Stats{Changes: 5, Taken: [numEvents]uint64{EventMessage: 1, EventConnect: 0}})
-	r.c.Notify(EventMessage)
-	waitFor(t, "the worker to take in the second message", func() bool { return !r.c.pending[EventMessage].Load() })
-	wantStats(t, r.c, Stats{Changes: 5, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 0}})
+		// The first message lights the blink LED; the next waits for its
+		// spells to end and changes nothing yet.
+		r.c.Notify(EventMessage)
+		wantStats(t, r.c, Stats{Changes: 5, Taken: [numEvents]uint64{EventMessage: 1, EventConnect: 0}})
+		r.c.Notify(EventMessage)
+		waitFor(t, "the worker to take in the second message", func() bool { return !r.c.pending[EventMessage].Load() })
+		wantStats(t, r.c, Stats{Changes: 5, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 0}})
 
-	// The first connect flips the toggle, and the write fails; the second
-	// waits for d.
-	r.pins["P2"].failWith(errBroken)
-	r.c.Notify(EventConnect)
-	wantStats(t, r.c, Stats{Changes: 5, Errors: 1, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 1}})
-	r.c.Notify(EventConnect)
-	waitFor(t, "the worker to take in the second connect", func() bool { return !r.c.pending[EventConnect].Load() })
-	wantStats(t, r.c, Stats{Changes: 5, Errors: 1, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 2}})
+		// The first connect flips the toggle, and the write fails; the second
+		// waits for d.
+		r.pins["P2"].failWith(errBroken)
+		r.c.Notify(EventConnect)
+		wantStats(t, r.c, Stats{Changes: 5, Errors: 1, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 1}})
+		r.c.Notify(EventConnect)
+		waitFor(t, "the worker to take in the second connect", func() bool { return !r.c.pending[EventConnect].Load() })
+		wantStats(t, r.c, Stats{Changes: 5, Errors: 1, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 2}})
 
-	// Run writes both LEDs off as it starts (above) and as it ends: one
-	// succeeds, one fails.
-	r.stop()
-	if got, want := r.c.Stats(), (Stats{Changes: 6, Errors: 2, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 2}}); got != want {
-		t.Errorf("after Run: Stats = %+v, want %+v", got, want)
-	}
-	logMu.Lock()
-	defer logMu.Unlock()
-	// Logged once per failing spell, not once per write.
-	if got := strings.Count(logs.String(), `msg="LED write failed" name=toggle pin=P2 err="line broken"`); got != 1 {
-		t.Errorf("write failure logged %d times, want 1:\n%s", got, logs.String())
-	}
+		// Run writes both LEDs off as it starts (above) and as it ends: one
+		// succeeds, one fails.
+		r.stop()
+		if got, want := r.c.Stats(), (Stats{Changes: 6, Errors: 2, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 2}}); got != want {
+			t.Errorf("after Run: Stats = %+v, want %+v", got, want)
+		}
+		logMu.Lock()
+		defer logMu.Unlock()
+		// Logged once per failing spell, not once per write.
+		if got := strings.Count(logs.String(), `msg="LED write failed" name=toggle pin=P2 err="line broken"`); got != 1 {
+			t.Errorf("write failure logged %d times, want 1:\n%s", got, logs.String())
+		}
+	})
 }
 
 func TestStatsTakenCountsShownEvents(t *testing.T) {
-	// A flood during one blink folds into the pending flag: of 101
-	// notifications at most 3 are taken in and shown, the rest coalesced.
-	leds := []LED{{Name: "act", Pin: "ACT", On: EventMessage, Action: ActionBlink, Duration: 100 * time.Millisecond}}
-	r := newRig(t, leds, Options{})
-	act := r.pins["ACT"]
-	r.run(t)
+	synctest.Test(t, func(t *testing.T) {
+		// A flood during one blink folds into the pending flag: of 101
+		// notifications at most 3 are taken in and shown, the rest coalesced.
+		leds := []LED{{Name: "act", Pin: "ACT", On: EventMessage, Action: ActionBlink, Duration: 100 * time.Millisecond}}
+		r := newRig(t, leds, Options{})
+		act := r.pins["ACT"]
+		r.run(t)
 
-	r.c.Notify(EventMessage)
-	waitFor(t, "the first blink", func() bool { return transitionsToLit(act.history(), false) >= 1 })
-	for range 100 {
 		r.c.Notify(EventMessage)
-	}
-	waitFor(t, "the second blink", func() bool { return transitionsToLit(act.history(), false) >= 2 })
-	// The flood is taken in at most twice: once while the first blink is
-	// lit (an LED holds one waiting event) and once when that is shown.
-	time.Sleep(500 * time.Millisecond) // room for more blinks, which must not come
-	taken := r.c.Stats().Taken[EventMessage]
-	if taken < 2 || taken > 3 {
-		t.Errorf("Taken[message] = %d after 101 notifications; want 2 or 3", taken)
-	}
-	if got := transitionsToLit(act.history(), false); uint64(got) != taken {
-		t.Errorf("%d blinks for %d events taken; want one each", got, taken)
-	}
-	if !r.c.Shows(EventMessage) || r.c.Shows(EventConnect) {
-		t.Errorf("Shows(message), Shows(connect) = %v, %v; want true, false", r.c.Shows(EventMessage), r.c.Shows(EventConnect))
-	}
+		waitFor(t, "the first blink", func() bool { return transitionsToLit(act.history(), false) >= 1 })
+		for range 100 {
+			r.c.Notify(EventMessage)
+		}
+		waitFor(t, "the second blink", func() bool { return transitionsToLit(act.history(), false) >= 2 })
+		// The flood is taken in at most twice: once while the first blink is
+		// lit (an LED holds one waiting event) and once when that is shown.
+		time.Sleep(500 * time.Millisecond) // room for more blinks, which must not come
+		taken := r.c.Stats().Taken[EventMessage]
+		if taken < 2 || taken > 3 {
+			t.Errorf("Taken[message] = %d after 101 notifications; want 2 or 3", taken)
+		}
+		if got := transitionsToLit(act.history(), false); uint64(got) != taken {
+			t.Errorf("%d blinks for %d events taken; want one each", got, taken)
+		}
+		if !r.c.Shows(EventMessage) || r.c.Shows(EventConnect) {
+			t.Errorf("Shows(message), Shows(connect) = %v, %v; want true, false", r.c.Shows(EventMessage), r.c.Shows(EventConnect))
+		}
+	})
 }
 
 // wantStats waits for the worker to reach want, and checks it goes no

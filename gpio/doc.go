@@ -7,8 +7,10 @@
 // events into pin writes. Events reach it through atomic flags and never
 // wait: under a flood they coalesce, so each LED changes at most once per
 // its duration, the way the Linux kernel's oneshot and activity LED
-// triggers behave.
+// triggers behave. A Rig holds the Board and the running Controller for a
+// daemon: it swaps them on reload, counts what it was told, and reports
+// whether the worker is alive.
 //
 // The package knows nothing of the network; cmd/gatewayd forwards the
-// gateway server's hooks to Controller.Notify and Controller.ClientsChanged.
+// gateway server's hooks to Rig.Notify and Rig.ClientsChanged.
 package gpio

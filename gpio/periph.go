@@ -114,7 +114,7 @@ func (pc *periphChips) lineNames() string {
 }
 
 // claim requests the line as an output driven to the LED's off level.
-func (pc *periphChips) claim(l LED) (periphgpio.PinOut, error) {
+func (pc *periphChips) claim(l LED) (Output, error) {
 	line, err := pc.line(l.Pin)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	periphgpio "periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/physic"
 )
 
 // simPin is an LED with no hardware behind it: it remembers its level and
@@ -22,7 +21,7 @@ type simPin struct {
 	known bool // level has been set at least once
 }
 
-var _ periphgpio.PinOut = &simPin{}
+var _ Output = &simPin{}
 
 func (p *simPin) Out(l periphgpio.Level) error {
 	p.mu.Lock()
@@ -46,19 +45,9 @@ func (p *simPin) show(led LED) {
 	p.led = led
 }
 
-func (p *simPin) Name() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.led.Pin
-}
-
-func (p *simPin) String() string                              { return p.Name() + "(sim)" }
-func (p *simPin) Halt() error                                 { return nil }
-func (p *simPin) Number() int                                 { return -1 }
-func (p *simPin) Function() string                            { return "Out" }
-func (p *simPin) PWM(periphgpio.Duty, physic.Frequency) error { return errNoPWM }
-
 // discard is an LED that is ignored: driver none.
-type discard struct{ simPin }
+type discard struct{}
 
-func (*discard) Out(periphgpio.Level) error { return nil }
+var _ Output = discard{}
+
+func (discard) Out(periphgpio.Level) error { return nil }

@@ -27,7 +27,7 @@ type daemon struct {
 	log    *slog.Logger
 	level  *slog.LevelVar
 	srv    *gateway.Server
-	leds   *ledRig
+	leds   *gpio.Rig
 	notify notifier
 }
 
@@ -53,18 +53,18 @@ func serve(ctx context.Context, cfg *configs.Config, path string, hup <-chan os.
 	}
 
 	d.srv = &gateway.Server{Policy: cfg.Policy(), Logger: log}
-	d.leds, err = newLEDRig(cfg, log, func() error { return d.srv.Healthy(stallLimit) }, d.emittedEvents)
+	d.leds, err = newLEDRig(cfg, log, func() error { return d.srv.Healthy(stallLimit) })
 	if err != nil {
 		closeAll(ls)
 		log.Error(err.Error())
 		return errReported
 	}
-	d.srv.Hooks = d.leds.hooks()
+	d.srv.Hooks = ledHooks(d.leds)
 
 	m, err := startMetrics(cfg.Metrics.Listen, d, log)
 	if err != nil {
 		closeAll(ls)
-		d.leds.close()
+		d.leds.Close()
 		log.Error(err.Error())
 		return errReported
 	}
@@ -117,7 +117,7 @@ loop:
 	stopBackground()
 	bg.Wait()
 	m.shutdown()
-	d.leds.close()
+	d.leds.Close()
 	st := d.srv.Stats()
 	log.Info("stopped", "accepted", st.Accepted, "messages", st.Messages)
 	return runErr
@@ -170,18 +170,11 @@ func (d *daemon) feedWatchdog(ctx context.Context) {
 
 // healthy is nil while the accept loop and the LED worker are alive.
 func (d *daemon) healthy() error {
-	return errors.Join(d.srv.Healthy(stallLimit), d.leds.healthy(stallLimit))
+	return errors.Join(d.srv.Healthy(stallLimit), d.leds.Healthy(stallLimit))
 }
 
 func closeAll(ls []net.Listener) {
 	for _, l := range ls {
 		l.Close()
 	}
-}
-
-// emittedEvents counts the events the server's hooks have passed to the
-// LEDs, from its own counters.
-func (d *daemon) emittedEvents() eventCounts {
-	st := d.srv.Stats()
-	return eventCounts{gpio.EventConnect: st.Accepted, gpio.EventDisconnect: st.Disconnected, gpio.EventMessage: st.Messages}
 }

@@ -93,7 +93,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.d.srv.Stats()
-	leds := c.d.leds.totals()
+	leds := c.d.leds.Totals()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -111,9 +111,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMessages, st.Messages, "out")
 	counter(descBytes, st.BytesIn, "in")
 	counter(descBytes, st.BytesOut, "out")
-	counter(descLEDChange, leds.changes)
-	counter(descCoalesced, leds.coalesced)
-	counter(descGPIOErr, leds.errors)
+	counter(descLEDChange, leds.Changes)
+	counter(descCoalesced, leds.Coalesced)
+	counter(descGPIOErr, leds.Errors)
 	up := 1.0
 	if c.d.healthy() != nil {
 		up = 0

@@ -36,7 +36,7 @@ func (d *daemon) reload() {
 		d.log.Warn("reload: metrics.listen changed; restart gatewayd to apply it")
 	}
 	if !slices.Equal(cfg.LEDs(), old.LEDs()) || cfg.Driver() != old.Driver() {
-		if err := d.leds.apply(cfg); err != nil {
+		if err := d.leds.Apply(cfg.Driver(), cfg.LEDs()); err != nil {
 			d.log.Error("reload: LEDs unchanged", "err", err)
 			cfg.GPIO = old.GPIO
 		}
