@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,14 +19,14 @@ import (
 
 // mosquitto is a real broker the test runs on a loopback port of its own.
 type mosquitto struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	conf string
 	cmd  *exec.Cmd
 	log  string
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,7 +39,7 @@ func freePort(t *testing.T) int {
 // startMosquitto starts mosquitto on a free port. With persist, it keeps
 // sessions across a restart, so the test's subscriber misses nothing
 // published while it reconnects; the bridge relies on no such thing.
-func startMosquitto(t *testing.T, persist bool) *mosquitto {
+func startMosquitto(t testing.TB, persist bool) *mosquitto {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -59,7 +58,6 @@ func startMosquitto(t *testing.T, persist bool) *mosquitto {
 		t.Fatal(err)
 	}
 	m.cmd = exec.Command(bin, "-c", m.conf)
-	_ = bin
 	m.start()
 	t.Cleanup(m.stop)
 	return m
@@ -179,7 +177,12 @@ func (s *subscriber) messages() []message {
 // waitFor polls cond until it holds or 30 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitWithin(t, 30*time.Second, what, cond)
+}
+
+func waitWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -198,4 +201,6 @@ func hasMessage(msgs []message, topic, payload string) bool {
 	return false
 }
 
-var _ = strings.Cut
+func startMosquittoB(b *testing.B) *mosquitto { return startMosquitto(b, false) }
+
+func waitBriefly() { time.Sleep(10 * time.Millisecond) }
