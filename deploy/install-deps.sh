@@ -11,10 +11,11 @@
 #   util-linux:          setpriv and unshare for the PrivateUsers= check
 #   systemd-container:   systemd-nspawn, to boot systemd with the package's units
 #   iproute2:            ip, used inside that container
+#   mosquitto(-clients): the real MQTT broker the gateway/bridge tests start
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")

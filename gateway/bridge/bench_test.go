@@ -1,0 +1,57 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// BenchmarkSend measures lines a second through Send, each returning
+// after its PUBACK from a real mosquitto, for 1 and 100 senders (boards)
+// at once. Run it under the heavy lock:
+//
+//	flock /tmp/gw-heavy.lock go test -run '^$' -bench Send -benchtime 20000x ./gateway/bridge
+func BenchmarkSend(b *testing.B) {
+	for _, senders := range []int{1, 100} {
+		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
+			m := startMosquittoB(b)
+			br, err := Open(Config{Broker: m.url(), GatewayID: "bench", TopicPrefix: "t", QueueDir: filepath.Join(b.TempDir(), "q")},
+				func(string, []byte) error { return nil }, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer br.Close(context.Background())
+			for br.Health() != nil {
+				waitBriefly()
+			}
+			line := []byte("t=21.50 h=40.2 seq=0000001")
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for i := range senders {
+				n := b.N / senders
+				if i < b.N%senders {
+					n++
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					board := fmt.Sprintf("b%d", i)
+					for range n {
+						if err := br.Send(context.Background(), board, line); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			st := br.Stats()
+			b.ReportMetric(float64(st.Spooled), "spooled")
+		})
+	}
+}

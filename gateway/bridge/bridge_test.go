@@ -1,0 +1,435 @@
+package bridge
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+)
+
+// testConfig is a bridge config for broker with quick reconnects.
+func testConfig(t *testing.T, broker string) Config {
+	return Config{
+		Broker:      broker,
+		GatewayID:   "gw1",
+		TopicPrefix: "t",
+		QueueDir:    filepath.Join(t.TempDir(), "queue"),
+		AckTimeout:  2 * time.Second,
+		MinBackoff:  100 * time.Millisecond,
+		MaxBackoff:  500 * time.Millisecond,
+	}
+}
+
+func openBridge(t *testing.T, cfg Config, deliver DeliverFunc) *Bridge {
+	t.Helper()
+	if deliver == nil {
+		deliver = func(string, []byte) error { return errors.New("no boards") }
+	}
+	b, err := Open(cfg, deliver, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Close(ctx)
+	})
+	return b
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func waitConnected(t *testing.T, b *Bridge) {
+	t.Helper()
+	waitFor(t, "the bridge to connect", func() bool { return b.Health() == nil })
+}
+
+// senders runs one goroutine per board, each sending numbered lines until
+// stop is closed; sent holds, per board, the numbers Send returned nil for.
+type senders struct {
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	sent map[string][]int
+	errs []error
+}
+
+func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct{}) *senders {
+	s := &senders{sent: map[string][]int{}}
+	for i := range boards {
+		board := fmt.Sprintf("b%d", i)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := b.Send(context.Background(), board, []byte(strconv.Itoa(n))); err != nil {
+					s.mu.Lock()
+					s.errs = append(s.errs, err)
+					s.mu.Unlock()
+					return
+				}
+				s.mu.Lock()
+				s.sent[board] = append(s.sent[board], n)
+				s.mu.Unlock()
+				time.Sleep(pause)
+			}
+		}()
+	}
+	return s
+}
+
+// checkDelivered asserts that every line sent arrived on P/G/B/up with each
+// board's lines first seen in the order sent, and returns the duplicates.
+func checkDelivered(t *testing.T, msgs []message, sent map[string][]int) (dups int) {
+	t.Helper()
+	for board, nums := range sent {
+		topic := "t/gw1/" + board + "/up"
+		seen := map[string]bool{}
+		var order []int
+		for _, m := range msgs {
+			if m.topic != topic {
+				continue
+			}
+			if seen[m.payload] {
+				dups++
+				continue
+			}
+			seen[m.payload] = true
+			n, _ := strconv.Atoi(m.payload)
+			order = append(order, n)
+		}
+		for _, n := range nums {
+			if !seen[strconv.Itoa(n)] {
+				t.Errorf("board %s: line %d was receipted and never reached the broker", board, n)
+			}
+		}
+		for i := 1; i < len(order); i++ {
+			if order[i] <= order[i-1] {
+				t.Errorf("board %s: line %d arrived after %d", board, order[i], order[i-1])
+				break
+			}
+		}
+	}
+	return dups
+}
+
+func allArrived(s *subscriber, sent map[string][]int) func() bool {
+	return func() bool {
+		msgs := s.messages()
+		got := map[string]bool{}
+		for _, m := range msgs {
+			got[m.topic+" "+m.payload] = true
+		}
+		for board, nums := range sent {
+			for _, n := range nums {
+				if !got["t/gw1/"+board+"/up "+strconv.Itoa(n)] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+}
+
+func spoolFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestBrokerOutageLosesNothing stops mosquitto while boards keep sending,
+// for 3 s, or as long as BRIDGE_OUTAGE says (e.g. BRIDGE_OUTAGE=30s).
+func TestBrokerOutageLosesNothing(t *testing.T) {
+	outage := 3 * time.Second
+	if s := os.Getenv("BRIDGE_OUTAGE"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("BRIDGE_OUTAGE=%q: %v", s, err)
+		}
+		outage = d
+	}
+	m := startMosquitto(t, true)
+	sub := subscribe(t, m.url(), "t/gw1/+/up")
+	cfg := testConfig(t, m.url())
+	b := openBridge(t, cfg, nil)
+	waitConnected(t, b)
+
+	stop := make(chan struct{})
+	s := startSenders(b, 5, time.Millisecond, stop)
+	time.Sleep(500 * time.Millisecond)
+	m.stop()
+	downAt := time.Now()
+	waitFor(t, "the bridge to see the broker gone", func() bool { return b.Health() != nil })
+	if err := b.Health(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("broker unreachable: 127.0.0.1:%d", m.port)) {
+		t.Errorf("Health during the outage = %v, want it to name the broker", err)
+	}
+	time.Sleep(outage - time.Since(downAt))
+	spooledDuring := b.Stats().Spooled
+	m.start()
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	s.wg.Wait()
+	if len(s.errs) > 0 {
+		t.Fatalf("Send failed: %v", s.errs[0])
+	}
+	if spooledDuring == 0 {
+		t.Errorf("no line was written to the disk queue during a %v outage", outage)
+	}
+	// Lines spooled for the whole outage drain at the broker's pace, with
+	// one line in flight per board: allow a generous multiple.
+	drainStart, queued := time.Now(), b.Stats().QueueMessages
+	waitWithin(t, 30*time.Second+4*outage, "the disk queue to drain", func() bool { return b.Stats().QueueMessages == 0 })
+	drainTime := time.Since(drainStart)
+	waitFor(t, "every receipted line at the subscriber", allArrived(sub, s.sent))
+	total := 0
+	for _, nums := range s.sent {
+		total += len(nums)
+	}
+	dups := checkDelivered(t, sub.messages(), s.sent)
+	if got := spoolFiles(t, cfg.QueueDir); len(got) != 0 {
+		t.Errorf("drained queue left files %v", got)
+	}
+	st := b.Stats()
+	t.Logf("outage %v: %d lines receipted, %d spooled during it, %d duplicates; %d queued lines drained in %v; stats %+v",
+		outage, total, spooledDuring, dups, queued, drainTime.Round(time.Millisecond), st)
+}
+
+// TestDiskUntouchedWhileBrokerKeepsUp: in normal running not one line goes
+// to the spool, and its directory is never even created.
+func TestDiskUntouchedWhileBrokerKeepsUp(t *testing.T) {
+	m := startMosquitto(t, false)
+	sub := subscribe(t, m.url(), "t/gw1/+/up")
+	cfg := testConfig(t, m.url())
+	b := openBridge(t, cfg, nil)
+	waitConnected(t, b)
+	stop := make(chan struct{})
+	s := startSenders(b, 10, 0, stop)
+	waitFor(t, "2000 lines", func() bool { return b.Stats().Acked >= 2000 })
+	close(stop)
+	s.wg.Wait()
+	waitFor(t, "every line at the subscriber", allArrived(sub, s.sent))
+	checkDelivered(t, sub.messages(), s.sent)
+	if st := b.Stats(); st.Spooled != 0 {
+		t.Errorf("%d lines spooled with the broker up, want 0", st.Spooled)
+	}
+	if _, err := os.Stat(cfg.QueueDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("queue directory %s exists (err %v); the disk must not be touched while the broker keeps up", cfg.QueueDir, err)
+	}
+}
+
+// TestFullQueueBlocksSend fills a tiny queue with the broker down: Send
+// waits instead of dropping, and every line arrives once it is back.
+func TestFullQueueBlocksSend(t *testing.T) {
+	m := startMosquitto(t, true)
+	sub := subscribe(t, m.url(), "t/gw1/+/up")
+	cfg := testConfig(t, m.url())
+	cfg.QueueMaxBytes = 2048
+	b := openBridge(t, cfg, nil)
+	waitConnected(t, b)
+	m.stop()
+	waitFor(t, "the bridge to see the broker gone", func() bool { return b.Health() != nil })
+
+	const lines = 200
+	var returned atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		for n := range lines {
+			if err := b.Send(context.Background(), "b0", []byte(fmt.Sprintf("line-%08d", n))); err != nil {
+				done <- err
+				return
+			}
+			returned.Add(1)
+		}
+		done <- nil
+	}()
+	waitFor(t, "the queue to fill", func() bool { return b.Stats().QueueBytes > 2048-40 })
+	before := returned.Load()
+	select {
+	case err := <-done:
+		t.Fatalf("all %d Sends returned (%v) with a queue bound of 2048 bytes and no broker", lines, err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if after := returned.Load(); after != before || after >= lines {
+		t.Fatalf("Send returned %d then %d times with the queue full; want it to wait", before, after)
+	}
+	st := b.Stats()
+	if st.QueueBytes > 2048 {
+		t.Errorf("queue holds %d bytes, over its bound of 2048", st.QueueBytes)
+	}
+	m.start()
+	if err := <-done; err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	sent := map[string][]int{}
+	for n := range lines {
+		sent["b0"] = append(sent["b0"], n)
+	}
+	waitFor(t, "every line at the subscriber", func() bool {
+		got := map[string]bool{}
+		for _, m := range sub.messages() {
+			got[m.payload] = true
+		}
+		for n := range lines {
+			if !got[fmt.Sprintf("line-%08d", n)] {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("Send blocked at %d of %d lines with the queue full (%d bytes)", before, lines, st.QueueBytes)
+}
+
+// TestReconfigureKeepsQueue queues lines while broker A is down, switches
+// to broker B, and finds every line there.
+func TestReconfigureKeepsQueue(t *testing.T) {
+	a := startMosquitto(t, false)
+	bm := startMosquitto(t, false)
+	sub := subscribe(t, bm.url(), "t/gw1/+/up")
+	b := openBridge(t, testConfig(t, a.url()), nil)
+	waitConnected(t, b)
+	a.stop()
+	waitFor(t, "the bridge to see broker A gone", func() bool { return b.Health() != nil })
+	sent := map[string][]int{}
+	for n := range 50 {
+		if err := b.Send(context.Background(), "b1", []byte(strconv.Itoa(n))); err != nil {
+			t.Fatal(err)
+		}
+		sent["b1"] = append(sent["b1"], n)
+	}
+	if st := b.Stats(); st.QueueMessages != 50 {
+		t.Fatalf("queue holds %d lines, want 50", st.QueueMessages)
+	}
+	cfg := testConfig(t, bm.url())
+	if err := b.Reconfigure(context.Background(), cfg); err != nil {
+		t.Fatalf("Reconfigure: %v", err)
+	}
+	waitFor(t, "the 50 queued lines at broker B", allArrived(sub, sent))
+	checkDelivered(t, sub.messages(), sent)
+	if st := b.Stats(); st.Broker != fmt.Sprintf("127.0.0.1:%d", bm.port) {
+		t.Errorf("Stats.Broker = %q after Reconfigure, want broker B", st.Broker)
+	}
+}
+
+// TestLastWillOnSIGKILL kills a process running a bridge: the broker
+// publishes the gateway's retained offline status for it.
+func TestLastWillOnSIGKILL(t *testing.T) {
+	m := startMosquitto(t, false)
+	sub := subscribe(t, m.url(), "t/gw1/status")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), willChildEnv+"="+m.url(), "BRIDGE_WILL_CHILD_DIR="+filepath.Join(t.TempDir(), "q"))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "up\n" {
+		t.Fatalf("child said %q, want up", line)
+	}
+	waitFor(t, "retained online", func() bool { return hasMessage(sub.messages(), "t/gw1/status", "online") })
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the last will", func() bool { return hasMessage(sub.messages(), "t/gw1/status", "offline") })
+
+	// A new subscriber sees it retained.
+	late := subscribe(t, m.url(), "t/gw1/status")
+	waitFor(t, "retained offline", func() bool {
+		msgs := late.messages()
+		return len(msgs) > 0 && msgs[len(msgs)-1] == message{"t/gw1/status", "offline", true}
+	})
+}
+
+// TestCloseSaysOffline: a clean Close sets the gateway status offline too
+// (a clean DISCONNECT discards the will).
+func TestCloseSaysOffline(t *testing.T) {
+	m := startMosquitto(t, false)
+	sub := subscribe(t, m.url(), "t/gw1/status")
+	b := openBridge(t, testConfig(t, m.url()), nil)
+	waitFor(t, "online", func() bool { return hasMessage(sub.messages(), "t/gw1/status", "online") })
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	waitFor(t, "offline", func() bool { return hasMessage(sub.messages(), "t/gw1/status", "offline") })
+	if err := b.Send(context.Background(), "b1", []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestBoardStatusAndDownlink: board presence becomes retained status
+// messages, and P/G/B/down reaches Deliver for B, or is counted dropped.
+func TestBoardStatusAndDownlink(t *testing.T) {
+	m := startMosquitto(t, false)
+	sub := subscribe(t, m.url(), "t/gw1/#")
+	var mu sync.Mutex
+	var got []string
+	deliver := func(board string, payload []byte) error {
+		if board != "b1" {
+			return errors.New("no such board")
+		}
+		mu.Lock()
+		got = append(got, board+" "+string(payload))
+		mu.Unlock()
+		return nil
+	}
+	b := openBridge(t, testConfig(t, m.url()), deliver)
+	b.BoardOnline("b1")
+	b.BoardOnline("b2")
+	b.BoardOffline("b2")
+	waitFor(t, "board status", func() bool {
+		msgs := sub.messages()
+		return hasMessage(msgs, "t/gw1/b1/status", "online") && hasMessage(msgs, "t/gw1/b2/status", "offline") &&
+			hasMessage(msgs, "t/gw1/status", "online")
+	})
+	for _, d := range []struct{ topic, payload string }{
+		{"t/gw1/b1/down", "one"}, {"t/gw1/b9/down", "lost"}, {"t/gw1/b1/down", "two"}, {"t/gw1/b1/down", "three"},
+	} {
+		if _, err := sub.cm.Publish(context.Background(), &paho.Publish{Topic: d.topic, QoS: 1, Payload: []byte(d.payload)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "downlinks", func() bool {
+		st := b.Stats()
+		return st.DownlinkDelivered == 3 && st.DownlinkDropped == 1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if want := "b1 one,b1 two,b1 three"; strings.Join(got, ",") != want {
+		t.Errorf("delivered %q, want %q", strings.Join(got, ","), want)
+	}
+}

@@ -1,0 +1,35 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if broker := os.Getenv(willChildEnv); broker != "" {
+		willChild(broker)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+const willChildEnv = "BRIDGE_WILL_CHILD_BROKER"
+
+// willChild runs a bridge until it is killed, saying "up" once connected.
+func willChild(broker string) {
+	b, err := Open(Config{Broker: broker, GatewayID: "gw1", TopicPrefix: "t", QueueDir: os.Getenv("BRIDGE_WILL_CHILD_DIR")}, nil, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for b.Health() != nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Println("up")
+	<-context.Background().Done()
+}
