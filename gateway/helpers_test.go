@@ -31,12 +31,12 @@ func (b *logBuffer) String() string {
 }
 
 // startServer serves p on 127.0.0.1:0 and shuts down at the end of the test.
-func startServer(t *testing.T, p Policy, hooks Hooks) (*Server, string, *logBuffer) {
+func startServer(t testing.TB, p Policy, hooks Hooks) (*Server, string, *logBuffer) {
 	t.Helper()
 	return startServerOn(t, "tcp", "127.0.0.1:0", p, hooks)
 }
 
-func startServerOn(t *testing.T, network, addr string, p Policy, hooks Hooks) (*Server, string, *logBuffer) {
+func startServerOn(t testing.TB, network, addr string, p Policy, hooks Hooks) (*Server, string, *logBuffer) {
 	t.Helper()
 	l, err := net.Listen(network, addr)
 	if err != nil {
