@@ -33,6 +33,7 @@ type conn struct {
 	srv    *Server
 	nc     net.Conn
 	in     reader
+	out    writer
 	remote netip.AddrPort
 	policy *Policy
 	log    *slog.Logger
@@ -40,6 +41,9 @@ type conn struct {
 	readDeadline  lazyDeadline
 	writeDeadline lazyDeadline
 	lastRead      time.Time
+	// progress is when the client was last seen taking data, as far as
+	// the connection's goroutine knows without asking the writer.
+	progress time.Time
 	// line holds a partial line under FramingLine; nil when none is pending.
 	line []byte
 
@@ -50,6 +54,7 @@ type conn struct {
 func newConn(s *Server, nc net.Conn, remote netip.AddrPort, p *Policy) *conn {
 	c := &conn{srv: s, nc: nc, remote: remote, policy: p, log: s.logger()}
 	c.in = newReader(nc)
+	c.out = newWriter(nc)
 	c.readDeadline = lazyDeadline{set: nc.SetReadDeadline, timeout: p.IdleTimeout}
 	c.writeDeadline = lazyDeadline{set: nc.SetWriteDeadline, timeout: p.WriteTimeout}
 	return c
@@ -81,6 +86,7 @@ func (c *conn) serve() {
 // down (ErrShutdown) or something goes wrong.
 func (c *conn) echo() error {
 	c.lastRead = time.Now()
+	c.progress = c.lastRead
 	for {
 		// lastRead stands in for the time now: a little stale, which only
 		// makes the lazy deadline fire early and be re-checked, and it
@@ -162,30 +168,71 @@ func (c *conn) handle(data []byte, now time.Time) error {
 func (c *conn) send(msg []byte, now time.Time) error {
 	size := len(msg)
 	c.writeDeadline.arm(now)
-	progress := now
-	for len(msg) > 0 {
-		n, err := c.nc.Write(msg)
-		c.bytesOut.Add(uint64(n))
-		msg = msg[n:]
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return err
-		}
-		t := time.Now()
-		if n > 0 {
-			progress = t
-		}
-		if c.writeDeadline.expired(progress, t) {
-			return ErrWriteTimeout
-		}
+	n, err := c.out.write(msg, false)
+	c.bytesOut.Add(uint64(n))
+	if err == nil {
+		// All in at once: progress, stamped with the read's time so the
+		// fast path reads no clock.
+		c.progress = now
+	} else if err = c.sendSlowly(msg[n:], err); err != nil {
+		return err
 	}
 	c.messages.Add(1)
 	if h := c.srv.Hooks.Message; h != nil {
 		h(c.remote, size)
 	}
 	return nil
+}
+
+// writeChecks is how many times per write timeout a blocked write looks
+// for progress it could not otherwise see (a client draining slowly). A
+// client that stops reading is dropped at most this fraction of the
+// timeout late; usually on time, as its last progress was stamped exactly.
+const writeChecks = 8
+
+// sendSlowly finishes a message that met a full send buffer (err is
+// errFull or a deadline). It drops the client once the write timeout has
+// passed since the client was last seen taking data: not since the write
+// began, nor since a deadline, as either can be long after the client
+// stopped reading.
+func (c *conn) sendSlowly(msg []byte, err error) error {
+	timeout := c.writeDeadline.timeout
+	for {
+		deadline := errors.Is(err, os.ErrDeadlineExceeded)
+		if !deadline && err != errFull {
+			return err
+		}
+		if timeout <= 0 {
+			if deadline {
+				return ErrWriteTimeout // not ours, yet it ends the write
+			}
+		} else {
+			if deadline {
+				c.out.check()
+			}
+			progress := c.progress
+			if took := c.out.tookAt(); took.After(progress) {
+				progress = took
+			}
+			now := time.Now()
+			end := progress.Add(timeout)
+			if !now.Before(end) {
+				return ErrWriteTimeout
+			}
+			if next := now.Add(timeout / writeChecks); next.Before(end) {
+				end = next
+			}
+			c.writeDeadline.extend(end)
+		}
+		var n int
+		n, err = c.out.write(msg, true)
+		c.bytesOut.Add(uint64(n))
+		msg = msg[n:]
+		if err == nil {
+			c.progress = time.Now()
+			return nil
+		}
+	}
 }
 
 // finish answers a client's half-close: whatever is left of a line is a

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // TestManyClientsEchoExactly is the lab's threaded server at scale: 1,000
@@ -67,7 +69,7 @@ func TestManyClientsEchoExactly(t *testing.T) {
 	if failed > 0 {
 		t.Fatalf("%d of %d clients failed", failed, clients)
 	}
-	eventually(t, "every disconnect", func() bool { return disconnects.Load() == int64(clients) })
+	gatewaytest.Eventually(t, "every disconnect", func() bool { return disconnects.Load() == int64(clients) })
 	if got := connects.Load(); got != int64(clients) {
 		t.Errorf("Connect hook ran %d times, want %d", got, clients)
 	}
@@ -141,7 +143,7 @@ func TestResetMidStream(t *testing.T) {
 			t.Fatalf("steady client after reset %d: got %q, %v", i, got, err)
 		}
 	}
-	eventually(t, "10 resets logged", func() bool { return strings.Count(logs.String(), "client disconnected") >= 10 })
+	gatewaytest.Eventually(t, "10 resets logged", func() bool { return strings.Count(logs.String(), "client disconnected") >= 10 })
 }
 
 func TestLineFraming(t *testing.T) {
@@ -206,7 +208,7 @@ func TestLineTooLong(t *testing.T) {
 	bad := dial(t, addr)
 	bad.Write([]byte(strings.Repeat("y", 16) + "\n")) // 17 bytes with its LF
 	expectClosed(t, bad)
-	eventually(t, "the disconnect reason", func() bool { return reason.Load() != nil })
+	gatewaytest.Eventually(t, "the disconnect reason", func() bool { return reason.Load() != nil })
 	if r := reason.Load().(error); r != ErrLineTooLong {
 		t.Errorf("reason = %v, want %v", r, ErrLineTooLong)
 	}
@@ -246,7 +248,7 @@ func TestStatsCountLinesInAndOut(t *testing.T) {
 	}
 	c.Write([]byte("much too long\n"))
 	expectClosed(t, c)
-	eventually(t, "the disconnect", func() bool { return s.Stats().Clients == 0 })
+	gatewaytest.Eventually(t, "the disconnect", func() bool { return s.Stats().Clients == 0 })
 	if st := s.Stats(); st.MessagesIn != 3 || st.Messages != 2 {
 		t.Errorf("MessagesIn, Messages = %d, %d; want 3 in, 2 echoed", st.MessagesIn, st.Messages)
 	}

@@ -6,43 +6,25 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
-// logBuffer collects log output for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
-}
-
 // startServer serves p on 127.0.0.1:0 and shuts down at the end of the test.
-func startServer(t *testing.T, p Policy, hooks Hooks) (*Server, string, *logBuffer) {
+func startServer(t testing.TB, p Policy, hooks Hooks) (*Server, string, *gatewaytest.Buffer) {
 	t.Helper()
 	return startServerOn(t, "tcp", "127.0.0.1:0", p, hooks)
 }
 
-func startServerOn(t *testing.T, network, addr string, p Policy, hooks Hooks) (*Server, string, *logBuffer) {
+func startServerOn(t testing.TB, network, addr string, p Policy, hooks Hooks) (*Server, string, *gatewaytest.Buffer) {
 	t.Helper()
 	l, err := net.Listen(network, addr)
 	if err != nil {
 		t.Skipf("cannot listen on %s %s here: %v", network, addr, err)
 	}
-	logs := &logBuffer{}
+	logs := &gatewaytest.Buffer{}
 	s := &Server{Policy: p, Hooks: hooks, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
@@ -92,18 +74,6 @@ func expectClosed(t *testing.T, c net.Conn) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("connection still open after 5s; want it closed")
-	}
-}
-
-// eventually polls cond for up to 10s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 func TestMaxClients(t *testing.T) {
@@ -27,11 +29,11 @@ func TestMaxClients(t *testing.T) {
 	extra := dial(t, addr)
 	expectClosed(t, extra)
 	// The hook and the log line come just after the close the client saw.
-	eventually(t, "the Reject hook", func() bool { return rejected.Load() != nil })
+	gatewaytest.Eventually(t, "the Reject hook", func() bool { return rejected.Load() != nil })
 	if r := rejected.Load().(RejectReason); r != RejectMaxClients {
 		t.Errorf("reject reason = %v, want %v", r, RejectMaxClients)
 	}
-	eventually(t, "the rejection logged", func() bool { return strings.Contains(logs.String(), "reason=max_clients") })
+	gatewaytest.Eventually(t, "the rejection logged", func() bool { return strings.Contains(logs.String(), "reason=max_clients") })
 	if got := s.Stats().Rejected[RejectMaxClients]; got != 1 {
 		t.Errorf("Stats().Rejected[max_clients] = %d, want 1", got)
 	}
@@ -42,7 +44,7 @@ func TestMaxClients(t *testing.T) {
 	}
 	// A place frees up when a client leaves.
 	admitted[0].Close()
-	eventually(t, "a free place", func() bool { return s.Stats().Clients == 2 })
+	gatewaytest.Eventually(t, "a free place", func() bool { return s.Stats().Clients == 2 })
 	if _, err := roundTrip(dial(t, addr), []byte("in")); err != nil {
 		t.Errorf("client after one left: %v", err)
 	}
@@ -150,7 +152,7 @@ func TestIdleTimeout(t *testing.T) {
 	if waited := time.Since(quiet); waited < idle {
 		t.Errorf("dropped after %v of silence, before the %v idle timeout", waited, idle)
 	}
-	eventually(t, "the reason", func() bool { return reason.Load() != nil })
+	gatewaytest.Eventually(t, "the reason", func() bool { return reason.Load() != nil })
 	if r := reason.Load().(error); r != ErrIdleTimeout {
 		t.Errorf("reason = %v, want %v", r, ErrIdleTimeout)
 	}
@@ -183,7 +185,7 @@ func TestWriteTimeout(t *testing.T) {
 			t.Fatalf("server holds %d bytes read but not echoed; want at most one read (%d)", held, readBufferBytes)
 		}
 	}
-	eventually(t, "the hog dropped", func() bool { return reason.Load() != nil })
+	gatewaytest.Eventually(t, "the hog dropped", func() bool { return reason.Load() != nil })
 	if r := reason.Load().(error); r != ErrWriteTimeout {
 		t.Errorf("reason = %v, want %v", r, ErrWriteTimeout)
 	}
@@ -230,7 +232,7 @@ func TestAcceptErrorsBackOffAndRecover(t *testing.T) {
 	}
 	l := &flakyListener{Listener: inner}
 	l.failures.Store(4)
-	logs := &logBuffer{}
+	logs := &gatewaytest.Buffer{}
 	s := &Server{Logger: newTestLogger(logs)}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()

@@ -55,7 +55,10 @@ type Policy struct {
 	// means never.
 	IdleTimeout time.Duration
 	// WriteTimeout drops a client whose echo cannot be written for this
-	// long, which is what a client that stops reading looks like. Zero
+	// long, which is what a client that stops reading looks like. It is
+	// counted from the last time the client was seen taking data (bytes
+	// going into a full send buffer, or acknowledged), and the drop comes
+	// at most WriteTimeout/8 after that (plus scheduling delay). Zero
 	// means never.
 	WriteTimeout time.Duration
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // TestShutdownDrains: Shutdown stops accepting, echoes what clients had
@@ -174,7 +176,7 @@ func TestShutdownEchoesPartialLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Write([]byte("half a li"))
-	eventually(t, "the partial line read", func() bool { return s.Stats().BytesIn == 15 })
+	gatewaytest.Eventually(t, "the partial line read", func() bool { return s.Stats().BytesIn == 15 })
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

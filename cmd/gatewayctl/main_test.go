@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 	"go.uber.org/goleak"
 )
 
@@ -37,17 +38,17 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin.ctl = filepath.Join(dir, "gatewayctl")
-	bin.gatewayd = filepath.Join(dir, "gatewayd")
-	bin.baseline = filepath.Join(dir, "echobaseline")
-	for _, b := range []struct{ out, pkg, ldflags string }{
-		{bin.ctl, ".", "-X main.version=v9.8.7-test -X main.commit=c0ffee"},
-		{bin.gatewayd, "../gatewayd", ""},
-		{bin.baseline, "../internal/echobaseline", ""},
+	for _, b := range []struct {
+		out *string
+		pkg string
+		o   gatewaytest.BuildOptions
+	}{
+		{&bin.ctl, "github.com/gatewayd/gatewayd/cmd/gatewayctl", gatewaytest.BuildOptions{Flags: []string{"-ldflags=-X main.version=v9.8.7-test -X main.commit=c0ffee"}}},
+		{&bin.gatewayd, gatewaytest.Gatewayd, gatewaytest.BuildOptions{}},
+		{&bin.baseline, "github.com/gatewayd/gatewayd/cmd/internal/echobaseline", gatewaytest.BuildOptions{}},
 	} {
-		cmd := exec.Command("go", "build", "-ldflags", b.ldflags, "-o", b.out, b.pkg)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", b.pkg, err, out)
+		if *b.out, err = gatewaytest.Build(dir, b.pkg, b.o); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 	}
@@ -93,14 +94,11 @@ func ctlReader(t *testing.T, r io.Reader, args ...string) result {
 // process is a server binary started by a test.
 type process struct {
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  bytes.Buffer // its stderr
+	log  gatewaytest.Buffer // its stderr
 	done chan struct{}
 }
 
 func (p *process) logText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	return p.log.String()
 }
 
@@ -125,9 +123,7 @@ func startProcess(t *testing.T, path string, args []string, patterns ...*regexp.
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
+			p.log.Write([]byte(line + "\n"))
 			for i, re := range patterns {
 				if m := re.FindStringSubmatch(line); m != nil && got[i] == "" {
 					got[i] = m[1]

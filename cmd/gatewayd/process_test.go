@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // binary is gatewayd built once for the end-to-end tests, which run it as
@@ -27,18 +28,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "gatewayd")
-	build := exec.Command("go", "build", "-race", "-o", binary, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		// -race needs cgo; fall back to a plain build where it is missing
-		// (cross-compiled test binaries under qemu).
-		build = exec.Command("go", "build", "-o", binary, ".")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building gatewayd:", err)
-			os.Exit(1)
-		}
+	binary, err = gatewaytest.Build(dir, gatewaytest.Gatewayd, gatewaytest.BuildOptions{Race: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -49,9 +42,8 @@ func TestMain(m *testing.M) {
 type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  strings.Builder
-	grew chan struct{} // signalled on every new log line
+	log  gatewaytest.Buffer // written a whole line at a time
+	grew <-chan struct{}
 	done chan struct{}
 	err  error // the exit, once done is closed
 }
@@ -79,7 +71,8 @@ func startCmd(t *testing.T, cmd *exec.Cmd, env []string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, cmd: cmd, grew: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, done: make(chan struct{})}
+	p.grew = p.log.Grew()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,13 +80,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd, env []string) *proc {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			select {
-			case p.grew <- struct{}{}:
-			default:
-			}
+			p.log.Write([]byte(sc.Text() + "\n"))
 		}
 		p.err = cmd.Wait()
 		close(p.done)
@@ -127,8 +114,6 @@ func cleanEnv() []string {
 }
 
 func (p *proc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	return p.log.String()
 }
 

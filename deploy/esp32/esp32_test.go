@@ -17,51 +17,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 const clientPath = "micropython/gatewayd_client.py"
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// gatewaydBinary builds ./cmd/gatewayd into a temporary directory, or uses
-// the binary named by GATEWAYD_BIN (to test an installed or packaged build).
-func gatewaydBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("GATEWAYD_BIN"); bin != "" {
-		return bin
-	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "gatewayd")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/gatewayd")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/gatewayd: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // freeAddr returns a loopback address whose port was free a moment ago.
 func freeAddr(t *testing.T) string {
@@ -79,14 +42,14 @@ func freeAddr(t *testing.T) string {
 
 type daemon struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *gatewaytest.Buffer
 	done   chan error
 }
 
 // startGatewayd runs gatewayd on cfg and waits for its `msg=listening` line.
 func startGatewayd(t *testing.T, bin, cfg, addr string) *daemon {
 	t.Helper()
-	d := &daemon{stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &daemon{stderr: &gatewaytest.Buffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command(bin, "-config", cfg)
 	d.cmd.Stderr = d.stderr
 	d.cmd.Stdout = d.stderr
@@ -155,7 +118,7 @@ func TestMicroPythonClientSurvivesGatewayRestart(t *testing.T) {
 	const count = 60
 	const restartAfter = 15 // verified echoes before gatewayd is stopped
 
-	bin := gatewaydBinary(t)
+	bin := gatewaytest.GatewaydBinary(t)
 	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	cfg := writeConfig(t, addr)
@@ -172,7 +135,7 @@ func TestMicroPythonClientSurvivesGatewayRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
+	var stderr gatewaytest.Buffer
 	client.Stderr = &stderr
 	if err := client.Start(); err != nil {
 		t.Fatalf("start client: %v", err)

@@ -17,13 +17,14 @@ import (
 	_ "embed"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // guestInit is the guest's /init: it runs gatewayd and reports what it sees.
@@ -241,11 +242,12 @@ func checkStartupErrors(t *testing.T, rep report) {
 // crossBuild builds pkg for linux/arm64 into dir and returns the binary's path.
 func crossBuild(t *testing.T, dir, pkg string) string {
 	t.Helper()
-	out := filepath.Join(dir, path.Base(pkg))
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s for linux/arm64: %v\n%s", pkg, err, b)
+	out, err := gatewaytest.Build(dir, pkg, gatewaytest.BuildOptions{
+		Env:   []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"},
+		Flags: []string{"-trimpath"},
+	})
+	if err != nil {
+		t.Fatalf("for linux/arm64: %v", err)
 	}
 	return out
 }

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 func TestRunCountsEveryEcho(t *testing.T) {
@@ -250,7 +251,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	srv := startServer(t, echo)
-	var out lockedBuffer
+	var out gatewaytest.Buffer
 	_, err := Run(context.Background(), Config{Addr: srv.addr(), Conns: 2, Size: 8, Duration: 1500 * time.Millisecond, Progress: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -278,22 +279,4 @@ func TestPatternFresh(t *testing.T) {
 			t.Fatalf("line message has LF at %d, want only at the end (%d)", i, len(msg)-1)
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the progress goroutine and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
