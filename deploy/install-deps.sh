@@ -11,10 +11,11 @@
 #   util-linux:          setpriv and unshare for the PrivateUsers= check
 #   systemd-container:   systemd-nspawn, to boot systemd with the package's units
 #   iproute2:            ip, used inside that container
+#   openssl:             s_client, which shows gateway/tlsconf's TLS 1.2 suite
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux openssl)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")
