@@ -12,10 +12,11 @@
 #   systemd-container:   systemd-nspawn, to boot systemd with the package's units
 #   iproute2:            ip, used inside that container
 #   mosquitto(-clients): the real MQTT broker the gateway/bridge tests start
+#   openssl:             s_client, which shows gateway/tlsconf's TLS 1.2 suite
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")

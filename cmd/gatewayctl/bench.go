@@ -27,13 +27,20 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on a connection attempt after `D`")
 	sources := fs.String("source", "", "comma-separated local `ADDRS` to connect from (default: automatic)")
 	lines := fs.Bool("lines", false, "end each message with LF and use no other LF, for a gateway with framing: line")
+	cf := addConnFlags(fs, true)
 	return func(ctx context.Context, args []string, std stdio) error {
+		if err := cf.check(); err != nil {
+			return err
+		}
 		if len(args) > 0 {
 			return usageError{Err: fmt.Errorf("unexpected argument %q", args[0])}
 		}
 		cfg := load.Config{
 			Addr: *addr, Conns: *conns, Size: *size, Duration: *dur, Messages: *perConn,
 			Rate: *rate, ConnectTimeout: *timeout, Lines: *lines,
+		}
+		if err := cf.benchHandshake(&cfg); err != nil {
+			return err
 		}
 		dSet := false
 		fs.Visit(func(f *flag.Flag) { dSet = dSet || f.Name == "d" })
@@ -70,6 +77,10 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 			if jerr := writeJSON(std.out, cfg, res); jerr != nil {
 				return jerr
 			}
+		}
+		var opened openError
+		if errors.As(err, &opened) { // connected, but no TLS handshake or hello went through
+			return fmt.Errorf("cannot connect to %s: %w", cfg.Addr, opened)
 		}
 		if errors.Is(err, load.ErrNoConnection) {
 			return connectError(cfg.Addr, err, cfg.ConnectTimeout)

@@ -21,11 +21,15 @@ import (
 func chatFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 	addr := fs.String("addr", defaultAddr, "the gateway's `HOST:PORT`")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up connecting, or waiting for the last echo after the end of input, after `D`")
+	cf := addConnFlags(fs, false)
 	return func(ctx context.Context, args []string, std stdio) error {
+		if err := cf.check(); err != nil {
+			return err
+		}
 		if len(args) > 0 {
 			return usageError{Err: fmt.Errorf("unexpected argument %q: chat reads its messages from stdin", args[0])}
 		}
-		c, err := dial(ctx, *addr, *timeout)
+		c, err := cf.dial(ctx, *addr, *timeout)
 		if err != nil {
 			return err
 		}
@@ -42,7 +46,7 @@ type copied struct {
 	err error
 }
 
-func chat(ctx context.Context, c *net.TCPConn, addr string, timeout time.Duration, std stdio) error {
+func chat(ctx context.Context, c conn, addr string, timeout time.Duration, std stdio) error {
 	// The receiver prints the echo as it arrives; the sender sends stdin
 	// line by line. The sender may stay blocked reading stdin when the
 	// server hangs up first: run then returns and the process exits with it.

@@ -57,10 +57,11 @@ type stdio struct {
 }
 
 var commands = []command{
-	{"send", "[-addr HOST:PORT] [-timeout D] MESSAGE...", "send each message, print its echo", sendFlags},
-	{"chat", "[-addr HOST:PORT] [-timeout D]", "send each line of input, print the echo", chatFlags},
-	{"bench", "[-addr HOST:PORT] [-c CONNS] [-size BYTES] [-d DURATION] [-n MESSAGES] [-rate R] [-json]", "load test that verifies every echoed byte", benchFlags},
+	{"send", "[-addr HOST:PORT] [-timeout D] [-tls [-ca FILE] [-cert FILE -key FILE]] [-hello ID] MESSAGE...", "send each message, print its echo", sendFlags},
+	{"chat", "[-addr HOST:PORT] [-timeout D] [-tls [-ca FILE] [-cert FILE -key FILE]] [-hello ID]", "send each line of input, print the echo", chatFlags},
+	{"bench", "[-addr HOST:PORT] [-c CONNS] [-size BYTES] [-d DURATION] [-n MESSAGES] [-rate R] [-json] [-tls [-ca FILE] [-cert FILE -key FILE]] [-hello ID]", "load test that verifies every echoed byte", benchFlags},
 	{"status", "[-addr HOST:PORT]", "the daemon's health and counters from its metrics endpoint", statusFlags},
+	{"pki", "init [-renew] [-host NAME|IP]... DIR | board [-renew] DIR ID", "make the CA and certificates for TLS", pkiFlags},
 }
 
 func usage(w io.Writer) {

@@ -18,7 +18,11 @@ import (
 func sendFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 	addr := fs.String("addr", defaultAddr, "the gateway's `HOST:PORT`")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up connecting, or waiting for an echo, after `D`")
+	cf := addConnFlags(fs, false)
 	return func(ctx context.Context, msgs []string, std stdio) error {
+		if err := cf.check(); err != nil {
+			return err
+		}
 		if len(msgs) == 0 {
 			return usageError{Err: errors.New("no message to send")}
 		}
@@ -27,7 +31,7 @@ func sendFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 				return usageError{Err: fmt.Errorf("message %d is empty: there would be nothing to echo", i+1)}
 			}
 		}
-		c, err := dial(ctx, *addr, *timeout)
+		c, err := cf.dial(ctx, *addr, *timeout)
 		if err != nil {
 			return err
 		}

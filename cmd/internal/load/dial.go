@@ -73,6 +73,17 @@ func (r *runner) connectAll(ctx context.Context) []net.Conn {
 				}
 				return
 			}
+			if r.cfg.Handshake != nil {
+				hc, err := r.cfg.Handshake(ctx, c, i)
+				if err != nil {
+					c.Close()
+					if ctx.Err() == nil {
+						r.connectFailed(err)
+					}
+					return
+				}
+				c = hc
+			}
 			conns[i] = c
 			r.connected.Add(1)
 		})

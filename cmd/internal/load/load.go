@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -50,6 +51,12 @@ type Config struct {
 	// Lines makes each message end with LF and hold no other LF, for a
 	// server running with `framing: line`.
 	Lines bool
+
+	// Handshake, when set, runs on each new connection (the i-th, from 0)
+	// before the timed phase, and the connection it returns is used: a TLS
+	// handshake, a hello. Its time is connect time; an error counts as a
+	// failed connection.
+	Handshake func(ctx context.Context, c net.Conn, i int) (net.Conn, error)
 
 	Progress        io.Writer     // a progress line every second when non-nil
 	ConnectTimeout  time.Duration // per dial; 0 means 5s

@@ -1,0 +1,64 @@
+// Package pki makes the certificates gatewayd's TLS listener and its boards
+// use, so that nobody has to learn openssl to run a fleet over TLS.
+//
+// One directory holds a small private CA:
+//
+//	DIR/ca.crt            the CA certificate: the boards trust it, and
+//	                      gatewayd's client_ca_file points at it
+//	DIR/ca.key            its key, mode 0600: whoever holds it can mint boards
+//	DIR/server.crt, .key  gatewayd's certificate (cert_file, key_file)
+//	DIR/boards/ID.crt     a board's certificate; its common name is the ID
+//	DIR/boards/ID.key     the board's key, mode 0600
+//
+// Keys are ECDSA P-256, which ESP32 boards handle in hardware. Init and
+// Board never overwrite a CA: an existing one is checked and reused. An
+// existing server or board certificate is kept too (and its files reported
+// again) unless Renew asks for a new one.
+package pki
+
+import (
+	"fmt"
+	"time"
+)
+
+// File names inside a pki directory.
+const (
+	CACertFile     = "ca.crt"
+	CAKeyFile      = "ca.key"
+	ServerCertFile = "server.crt"
+	ServerKeyFile  = "server.key"
+	BoardsDir      = "boards"
+)
+
+// Validity periods. The CA lives long because replacing it means a new
+// certificate on every board. A board certificate lives long too: boards are
+// flashed by hand, and an expired one locks the board out until someone
+// visits it. The server certificate is cheap to renew (pki init -renew and a
+// SIGHUP), so it is kept shorter.
+const (
+	CAValidity     = 20 * 365 * 24 * time.Hour
+	ServerValidity = 825 * 24 * time.Hour
+	BoardValidity  = 10 * 365 * 24 * time.Hour
+
+	// backdate starts validity an hour early, so a board or gateway whose
+	// clock lags a little still accepts a certificate made just now.
+	backdate = time.Hour
+)
+
+// CheckID reports whether id is a valid board ID: 1 to 64 characters of
+// A-Z a-z 0-9 . _ - (the same rule as a `!hello` line).
+func CheckID(id string) error {
+	if len(id) == 0 || len(id) > 64 {
+		return fmt.Errorf("pki: board ID %q: must be 1 to 64 characters long, it is %d", id, len(id))
+	}
+	for _, r := range id {
+		if !idChar(r) {
+			return fmt.Errorf("pki: board ID %q: %q is not allowed; use A-Z a-z 0-9 . _ -", id, r)
+		}
+	}
+	return nil
+}
+
+func idChar(r rune) bool {
+	return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+}
