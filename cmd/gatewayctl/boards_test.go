@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,4 +163,49 @@ func runGatewaydOnce(t *testing.T, cfg string) (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin.gatewayd, "-config", cfg).CombinedOutput()
 	return string(out), err
+}
+
+// File permissions are the socket's only authentication: a user in the
+// daemon's group may use it without root, anyone else may not.
+func TestControlSocketGroupAccess(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run gatewayctl as another user")
+	}
+	_, _, sock := startBoardGatewayd(t)
+	// Let an unprivileged user reach the binary and, through the group,
+	// the socket's directory, as RuntimeDirectoryMode=0750 does.
+	for _, dir := range []string{filepath.Dir(bin.ctl), filepath.Dir(filepath.Dir(sock))} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Dir(sock), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	const nobody = 65534
+	group := uint32(os.Getegid())
+	tests := []struct {
+		name string
+		gid  uint32
+		code int
+		want string
+	}{
+		{"in the daemon's group", group, 0, "no boards connected\n"},
+		{"in no group of the daemon's", nobody, 1, "permission denied (are you root or in the gatewayd group?)"},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(bin.ctl, "boards", "-socket", sock)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: tt.gid, Groups: []uint32{}}}
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if code != tt.code || !strings.Contains(string(out), tt.want) {
+			t.Errorf("%s: exit %d, output %q; want %d, %q", tt.name, code, out, tt.code, tt.want)
+		}
+	}
 }

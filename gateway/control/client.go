@@ -18,9 +18,22 @@ import (
 // DefaultSocket is where gatewayd under systemd puts its control socket.
 const DefaultSocket = "/run/gatewayd/gatewayd.sock"
 
-// ErrNoSuchBoard is returned by Client.Tell for a board that is not
-// connected.
+// ErrNoSuchBoard is what an error from Client.Tell is (errors.Is) when
+// the board is not connected.
 var ErrNoSuchBoard = errors.New("control: board not connected")
+
+// Error is a refusal from the daemon: its HTTP status and its message.
+type Error struct {
+	Status int
+	Msg    string
+}
+
+func (e *Error) Error() string { return "gatewayd: " + e.Msg }
+
+// Is makes a 404 from a delivery ErrNoSuchBoard.
+func (e *Error) Is(target error) bool {
+	return target == ErrNoSuchBoard && e.Status == http.StatusNotFound
+}
 
 // Client talks to a gatewayd's control socket.
 type Client struct {
@@ -89,10 +102,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}
-		if resp.StatusCode == http.StatusNotFound && method == http.MethodPost {
-			return fmt.Errorf("%s: %w", msg, ErrNoSuchBoard)
-		}
-		return fmt.Errorf("gatewayd: %s", msg)
+		return &Error{Status: resp.StatusCode, Msg: msg}
 	}
 	if out == nil {
 		return nil

@@ -183,7 +183,7 @@ func TestAPI(t *testing.T) {
 	}
 
 	err = client.Tell(ctx, "b9", "x")
-	if !errors.Is(err, ErrNoSuchBoard) || err.Error() != `board "b9" is not connected: control: board not connected` {
+	if !errors.Is(err, ErrNoSuchBoard) || err.Error() != `gatewayd: board "b9" is not connected` {
 		t.Errorf("Tell to an unknown board = %v", err)
 	}
 	err = client.Tell(ctx, "b1", "two\nlines")
