@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,44 +24,36 @@ func controlPath() string {
 	return filepath.Join(dir, "gatewayd.sock")
 }
 
-// controlSocket serves the control API while the daemon runs.
-type controlSocket struct {
-	srv  *control.Server
-	done chan struct{}
-}
+// controlShutdown bounds the wait for requests in flight at shutdown.
+const controlShutdown = 2 * time.Second
 
-// startControl opens the control socket at path ("" = none) and serves the
-// daemon's status, its boards and deliveries on it.
-func startControl(path string, d *daemon, log *slog.Logger) (*controlSocket, error) {
-	cs := &controlSocket{done: make(chan struct{})}
+// startControl opens the control socket ("" = none) and serves the
+// daemon's status, its boards and deliveries on it. Its stop lets requests
+// in progress finish, briefly, and removes the socket file.
+func (d *daemon) startControl() (func(), error) {
+	path := controlPath()
 	if path == "" {
-		close(cs.done)
-		return cs, nil
+		return func() {}, nil
 	}
 	l, err := control.Listen(path)
 	if err != nil {
 		return nil, err
 	}
-	cs.srv = &control.Server{Status: d.controlStatus, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Logger: log}
-	log.Info("control socket listening", "path", path)
+	srv := &control.Server{Status: d.controlStatus, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Logger: d.log}
+	d.log.Info("control socket listening", "path", path)
+	done := make(chan struct{})
 	go func() {
-		defer close(cs.done)
-		if err := cs.srv.Serve(l); err != nil {
-			log.Error("control socket failed", "err", err)
+		defer close(done)
+		if err := srv.Serve(l); err != nil {
+			d.log.Error("control socket failed", "err", err)
 		}
 	}()
-	return cs, nil
-}
-
-// shutdown lets requests in progress finish, briefly, and removes the
-// socket file.
-func (cs *controlSocket) shutdown() {
-	if cs.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), controlShutdown)
 		defer cancel()
-		cs.srv.Shutdown(ctx)
-	}
-	<-cs.done
+		srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 // controlStatus is GET /v1/status: the figures `gatewayctl status` shows.

@@ -4,14 +4,21 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
+	"github.com/gatewayd/gatewayd/gateway/httpd"
+	"github.com/gatewayd/gatewayd/gateway/listen"
+	"github.com/gatewayd/gatewayd/gateway/logging"
+	"github.com/gatewayd/gatewayd/gateway/metrics"
+	"github.com/gatewayd/gatewayd/gateway/systemd"
 	"github.com/gatewayd/gatewayd/gpio"
 )
 
@@ -20,131 +27,232 @@ import (
 // dark and systemd's watchdog is no longer fed.
 const stallLimit = 5 * time.Second
 
-// daemon is one running gatewayd: the server, its LEDs and its glue.
+// daemon is one running gatewayd: its parts and the wiring between them.
+// The parts start in the order parts lists and stop in the reverse order.
 type daemon struct {
 	path   string // config file; "" for the built-in default
 	cfg    *configs.Config
 	log    *slog.Logger
 	level  *slog.LevelVar
-	srv    *gateway.Server
-	leds   *gpio.Rig
-	notify notifier
+	notify systemd.Notifier
+
+	listeners []net.Listener
+	srv       *gateway.Server
+	leds      *gpio.Rig
+	serveErr  chan error // an accept loop that failed
+
+	stops []func() // of the parts started so far, in start order
 }
 
-// serve runs the daemon until ctx is done, then shuts down cleanly.
-func serve(ctx context.Context, cfg *configs.Config, path string, hup <-chan os.Signal, stderr io.Writer) error {
+// part is one piece of the daemon. start brings it up and returns how to
+// take it down again.
+type part struct {
+	name  string
+	start func() (stop func(), err error)
+}
+
+// parts is the start order. Each part may use those above it: the LED rig
+// reads the server's counters, metrics read both, the server needs the
+// listeners and the LED hooks, and systemd hears READY=1 only when all are
+// up, the sockets bound and the pins claimed.
+func (d *daemon) parts() []part {
+	return []part{
+		{"listeners", d.startListeners},
+		{"LED rig", d.startLEDs},
+		{"metrics", d.startMetrics},
+		{"control socket", d.startControl},
+		{"echo server", d.startServing},
+		{"systemd", d.startSystemd},
+	}
+}
+
+// newDaemon sets up logging for cfg and logs which configuration it runs.
+func newDaemon(cfg *configs.Config, path string, stderr io.Writer) *daemon {
 	level := new(slog.LevelVar)
 	level.Set(cfg.LogLevel())
-	log := newLogger(cfg, level, stderr)
-	d := &daemon{path: path, cfg: cfg, log: log, level: level, notify: notifier{log: log}}
+	logger := logging.New(stderr, logging.Options{JSON: cfg.Log.Format == "json", Level: level, Journal: logging.UnderJournal()})
+	// periph reports through the standard log package; keep one stream.
+	slog.SetDefault(logger)
+	log.SetFlags(0)
+	d := &daemon{path: path, cfg: cfg, log: logger, level: level, notify: systemd.Notifier{Log: logger}}
+	d.srv = &gateway.Server{Policy: cfg.Policy(), Logger: logger}
 	if path == "" {
-		log.Info("using the built-in default configuration", "version", version)
+		logger.Info("using the built-in default configuration", "version", version)
 	} else {
-		log.Info("configuration loaded", "file", path, "version", version)
+		logger.Info("configuration loaded", "file", path, "version", version)
 	}
+	return d
+}
 
-	ls, activated, err := listeners(cfg.Listen)
-	if err != nil {
-		log.Error(err.Error())
+// run starts every part, serves until ctx is done (reloading on hup), then
+// stops every part.
+func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) error {
+	if err := d.start(); err != nil {
+		d.log.Error(err.Error())
 		return errReported
+	}
+	err := d.wait(ctx, hup)
+	d.stop()
+	st := d.srv.Stats()
+	d.log.Info("stopped", "accepted", st.Accepted, "messages", st.Messages)
+	return err
+}
+
+// start starts the parts in order. If one fails, those already started
+// are stopped and its error returned.
+func (d *daemon) start() error {
+	for _, p := range d.parts() {
+		stop, err := p.start()
+		if err != nil {
+			d.stop()
+			return err
+		}
+		d.stops = append(d.stops, stop)
+	}
+	return nil
+}
+
+// stop stops the started parts, last started first.
+func (d *daemon) stop() {
+	for i := len(d.stops) - 1; i >= 0; i-- {
+		d.stops[i]()
+	}
+	d.stops = nil
+}
+
+// wait serves until ctx is done or an accept loop fails, reloading the
+// configuration on each hup.
+func (d *daemon) wait(ctx context.Context, hup <-chan os.Signal) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			d.reload()
+		case err := <-d.serveErr:
+			d.log.Error("accept loop failed", "err", err)
+			return errReported
+		}
+	}
+}
+
+func (d *daemon) startListeners() (func(), error) {
+	ls, activated, err := listen.Sockets(d.cfg.Listen)
+	if err != nil {
+		return nil, err
 	}
 	if activated {
-		log.Info("serving sockets passed by systemd; listen is ignored", "sockets", len(ls))
+		d.log.Info("serving sockets passed by systemd; listen is ignored", "sockets", len(ls))
 	}
+	d.listeners = ls
+	return func() {
+		// Serve closed them already unless a later part failed to start.
+		for _, l := range ls {
+			l.Close()
+		}
+	}, nil
+}
 
-	d.srv = &gateway.Server{Policy: cfg.Policy(), Logger: log}
-	d.leds, err = newLEDRig(cfg, log, func() error { return d.srv.Healthy(stallLimit) })
+func (d *daemon) startLEDs() (func(), error) {
+	rig, err := newLEDRig(d.cfg, d.log, func() error { return d.srv.Healthy(stallLimit) })
 	if err != nil {
-		closeAll(ls)
-		log.Error(err.Error())
-		return errReported
+		return nil, err
 	}
-	d.srv.Hooks = ledHooks(d.leds)
+	d.leds = rig
+	d.srv.Hooks = ledHooks(rig)
+	return func() { rig.Close() }, nil
+}
 
-	m, err := startMetrics(cfg.Metrics.Listen, d, log)
-	if err != nil {
-		closeAll(ls)
-		d.leds.Close()
-		log.Error(err.Error())
-		return errReported
-	}
-	ctl, err := startControl(controlPath(), d, log)
-	if err != nil {
-		closeAll(ls)
-		m.shutdown()
-		d.leds.Close()
-		log.Error(err.Error())
-		return errReported
-	}
+// metricsShutdown bounds the wait for scrapes in flight at shutdown.
+const metricsShutdown = 2 * time.Second
 
+func (d *daemon) startMetrics() (func(), error) {
+	addr := d.cfg.Metrics.Listen
+	if addr == "" {
+		return func() {}, nil
+	}
+	l, err := listen.TCP(addr)
+	if err != nil {
+		return nil, err
+	}
+	src := metrics.Source{
+		Stats:   d.srv.Stats,
+		LEDs:    d.ledTotals,
+		Healthy: d.healthy,
+		Version: version,
+		Commit:  commit,
+	}
+	s := &httpd.Server{Handler: metrics.Handler(src, d.log), Logger: d.log}
+	d.log.Info("metrics listening", "addr", l.Addr().String())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("metrics server failed", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), metricsShutdown)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+func (d *daemon) startServing() (func(), error) {
 	var wg sync.WaitGroup
-	serveErr := make(chan error, len(ls))
-	for _, l := range ls {
+	d.serveErr = make(chan error, len(d.listeners))
+	for _, l := range d.listeners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := d.srv.Serve(l); !errors.Is(err, gateway.ErrServerClosed) {
-				serveErr <- err
+				d.serveErr <- err
 			}
 		}()
 	}
-
-	// Bound and claimed: only now may systemd count us as started.
-	d.notify.ready()
-	d.notify.status(statusLine(0, 0))
-
-	bgCtx, stopBackground := context.WithCancel(context.Background())
-	var bg sync.WaitGroup
-	bg.Add(2)
-	go func() { defer bg.Done(); d.reportStatus(bgCtx) }()
-	go func() { defer bg.Done(); d.feedWatchdog(bgCtx) }()
-
-	var runErr error
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-hup:
-			d.reload()
-		case err := <-serveErr:
-			log.Error("accept loop failed", "err", err)
-			runErr = errReported
-			break loop
+	return func() {
+		timeout := time.Duration(d.cfg.ShutdownTimeout)
+		d.log.Info("shutting down", "clients", d.srv.Stats().Clients, "timeout", timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := d.srv.Shutdown(ctx); err != nil {
+			d.log.Warn("clients still connected at the shutdown timeout were cut off", "timeout", timeout)
 		}
-	}
+		wg.Wait()
+	}, nil
+}
 
-	d.notify.stopping()
-	log.Info("shutting down", "clients", d.srv.Stats().Clients, "timeout", time.Duration(d.cfg.ShutdownTimeout))
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
-	defer cancel()
-	if err := d.srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("clients still connected at the shutdown timeout were cut off", "timeout", time.Duration(d.cfg.ShutdownTimeout))
-	}
-	wg.Wait()
-	stopBackground()
-	bg.Wait()
-	m.shutdown()
-	ctl.shutdown()
-	d.leds.Close()
-	st := d.srv.Stats()
-	log.Info("stopped", "accepted", st.Accepted, "messages", st.Messages)
-	return runErr
+// startSystemd says READY=1 and keeps STATUS= and the watchdog fed; its
+// stop says STOPPING=1 first of all, as shutdown begins.
+func (d *daemon) startSystemd() (func(), error) {
+	d.notify.Ready()
+	d.notify.Status(systemd.StatusLine(0, 0))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); d.reportStatus(ctx) }()
+	go func() { defer wg.Done(); d.feedWatchdog(ctx) }()
+	return func() {
+		d.notify.Stopping()
+		cancel()
+		wg.Wait()
+	}, nil
 }
 
 // reportStatus keeps systemd's STATUS= line current.
 func (d *daemon) reportStatus(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	last := statusLine(0, 0)
+	last := systemd.StatusLine(0, 0)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			st := d.srv.Stats()
-			if line := statusLine(st.Clients, st.Messages); line != last {
-				d.notify.status(line)
+			if line := systemd.StatusLine(st.Clients, st.Messages); line != last {
+				d.notify.Status(line)
 				last = line
 			}
 		}
@@ -154,7 +262,7 @@ func (d *daemon) reportStatus(ctx context.Context) {
 // feedWatchdog pings systemd's watchdog only while the accept loop and
 // the LED worker are alive, so a hung daemon gets restarted.
 func (d *daemon) feedWatchdog(ctx context.Context) {
-	every := watchdogInterval()
+	every := systemd.WatchdogInterval()
 	if every == 0 {
 		return
 	}
@@ -167,7 +275,7 @@ func (d *daemon) feedWatchdog(ctx context.Context) {
 		} else if err != nil {
 			d.log.Error("not feeding the systemd watchdog", "err", err)
 		} else {
-			d.notify.watchdog()
+			d.notify.Watchdog()
 		}
 		select {
 		case <-ctx.Done():
@@ -182,8 +290,8 @@ func (d *daemon) healthy() error {
 	return errors.Join(d.srv.Healthy(stallLimit), d.leds.Healthy(stallLimit))
 }
 
-func closeAll(ls []net.Listener) {
-	for _, l := range ls {
-		l.Close()
-	}
+// ledTotals gives the LED rig's counters to metrics.
+func (d *daemon) ledTotals() metrics.LEDTotals {
+	t := d.leds.Totals()
+	return metrics.LEDTotals{Changes: t.Changes, Coalesced: t.Coalesced, Errors: t.Errors}
 }

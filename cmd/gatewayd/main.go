@@ -10,12 +10,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/gatewayd/gatewayd/cmd/internal/cli"
 	"io"
 	"os"
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"github.com/gatewayd/gatewayd/cmd/internal/cli"
 )
 
 // Set at link time: -ldflags "-X main.version=... -X main.commit=...".
@@ -75,5 +76,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return serve(ctx, cfg, *configPath, hup, stderr)
+	return newDaemon(cfg, *configPath, stderr).run(ctx, hup)
 }

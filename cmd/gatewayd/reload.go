@@ -11,8 +11,8 @@ import (
 // reload is SIGHUP: read the file again and apply what can be applied to
 // a running daemon. A file with errors is logged and changes nothing.
 func (d *daemon) reload() {
-	d.notify.reloading()
-	defer d.notify.ready()
+	d.notify.Reloading()
+	defer d.notify.Ready()
 	if d.path == "" {
 		d.log.Warn("reload: running on the built-in default configuration; nothing to reload (start with -config FILE)")
 		return

@@ -1,73 +1,30 @@
-package main
+package metrics
 
 import (
-	"context"
-	"errors"
-	"log/slog"
-	"net"
-	"net/http"
 	"runtime"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatewayd/gatewayd/gateway"
 )
 
-// metricsServer serves /metrics (Prometheus text format) and /healthz
-// when metrics.listen is set. Values are read from the server's and the
-// LED worker's own counters at scrape time, so the echo path pays nothing
-// for them.
-type metricsServer struct {
-	http *http.Server
-	done chan struct{}
+// LEDTotals are the LED counters since the daemon started.
+type LEDTotals struct {
+	Changes uint64 // LED changes written to GPIO
+	// Coalesced is events folded into one already pending instead of
+	// shown on their own.
+	Coalesced uint64
+	Errors    uint64 // GPIO writes that failed
 }
 
-func startMetrics(addr string, d *daemon, log *slog.Logger) (*metricsServer, error) {
-	m := &metricsServer{done: make(chan struct{})}
-	if addr == "" {
-		close(m.done)
-		return m, nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, listenError(addr, err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{d: d})
+// Source is where a scrape reads from. Every func is called at scrape
+// time, from the scraping goroutine; all must be set.
+type Source struct {
+	Stats   func() gateway.Stats
+	LEDs    func() LEDTotals
+	Healthy func() error // nil while the accept loop and the LED worker are alive
 
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := d.healthy(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(err.Error() + "\n"))
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
-	m.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	log.Info("metrics listening", "addr", l.Addr().String())
-	go func() {
-		defer close(m.done)
-		if err := m.http.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server failed", "err", err)
-		}
-	}()
-	return m, nil
-}
-
-func (m *metricsServer) shutdown() {
-	if m.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if m.http.Shutdown(ctx) != nil {
-			m.http.Close()
-		}
-	}
-	<-m.done
+	Version, Commit string // for gatewayd_build_info
 }
 
 var (
@@ -83,17 +40,18 @@ var (
 	descBuild     = prometheus.NewDesc("gatewayd_build_info", "Build information.", []string{"version", "commit", "goversion"}, nil)
 )
 
-type collector struct{ d *daemon }
+// collector turns a Source into Prometheus samples.
+type collector struct{ src Source }
 
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descAccepted, descRejected, descMessages, descBytes, descLEDChange, descCoalesced, descGPIOErr, descUp, descBuild} {
 		ch <- d
 	}
 }
 
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	st := c.d.srv.Stats()
-	leds := c.d.leds.Totals()
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.src.Stats()
+	leds := c.src.LEDs()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -115,9 +73,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCoalesced, leds.Coalesced)
 	counter(descGPIOErr, leds.Errors)
 	up := 1.0
-	if c.d.healthy() != nil {
+	if c.src.Healthy() != nil {
 		up = 0
 	}
 	gauge(descUp, up)
-	gauge(descBuild, 1, version, commit, runtime.Version())
+	gauge(descBuild, 1, c.src.Version, c.src.Commit, runtime.Version())
 }

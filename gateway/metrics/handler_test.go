@@ -1,0 +1,87 @@
+package metrics
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gatewayd/gatewayd/gateway"
+)
+
+func scrape(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	return rec.Code, rec.Body.String()
+}
+
+func value(t *testing.T, body, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in:\n%s", name, body)
+	return 0
+}
+
+func TestHandler(t *testing.T) {
+	var st gateway.Stats
+	st.Clients, st.Accepted, st.MessagesIn, st.Messages, st.BytesIn, st.BytesOut = 2, 5, 9, 8, 17, 16
+	st.Rejected[gateway.RejectMaxClients] = 1
+	var health error
+	h := Handler(Source{
+		Stats:   func() gateway.Stats { return st },
+		LEDs:    func() LEDTotals { return LEDTotals{Changes: 3, Coalesced: 6, Errors: 1} },
+		Healthy: func() error { return health },
+		Version: "1.2.3", Commit: "abc",
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	code, body := scrape(t, h, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for metric, want := range map[string]float64{
+		`gatewayd_clients`:                                          2,
+		`gatewayd_connections_accepted_total`:                       5,
+		`gatewayd_connections_rejected_total{reason="max_clients"}`: 1,
+		`gatewayd_connections_rejected_total{reason="not_allowed"}`: 0,
+		`gatewayd_messages_total{direction="in"}`:                   9,
+		`gatewayd_messages_total{direction="out"}`:                  8,
+		`gatewayd_bytes_total{direction="in"}`:                      17,
+		`gatewayd_bytes_total{direction="out"}`:                     16,
+		`gatewayd_led_changes_total`:                                3,
+		`gatewayd_led_events_coalesced_total`:                       6,
+		`gatewayd_gpio_errors_total`:                                1,
+		`gatewayd_up`:                                               1,
+	} {
+		if got := value(t, body, metric); got != want {
+			t.Errorf("%s = %v, want %v", metric, got, want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^gatewayd_build_info\{commit="abc",goversion="go[^"]+",version="1\.2\.3"\} 1$`).MatchString(body) {
+		t.Errorf("no build_info in:\n%s", body)
+	}
+	if code, body := scrape(t, h, "/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
+	}
+
+	health = errors.New("gpio: LED worker stopped")
+	if _, body := scrape(t, h, "/metrics"); value(t, body, "gatewayd_up") != 0 {
+		t.Errorf("gatewayd_up = 1 while unhealthy")
+	}
+	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "gpio: LED worker stopped\n" {
+		t.Errorf("/healthz = %d %q, want 503 naming the problem", code, body)
+	}
+}
