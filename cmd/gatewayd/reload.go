@@ -38,7 +38,7 @@ func (d *daemon) reload() {
 	if !slices.Equal(cfg.LEDs(), old.LEDs()) || cfg.Driver() != old.Driver() {
 		if err := d.leds.apply(cfg); err != nil {
 			d.log.Error("reload: LEDs unchanged", "err", err)
-			cfg.GPIO = old.GPIO
+			cfg.KeepGPIO(old)
 		}
 	}
 	d.level.Set(cfg.LogLevel())
