@@ -15,7 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // testFiles writes the files the Part 2 keys name into a temporary
@@ -256,6 +255,5 @@ func TestPart2Problems(t *testing.T) {
 		})
 	}
 }
-
 
 func fmtV(v any) string { return fmt.Sprintf("%+v", v) }
