@@ -11,10 +11,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// MaxFileBytes bounds a configuration file. The default is a few KiB; a
-// larger file is a mistake (a log, a device), and reading it whole would
-// let one bad reload grow the running daemon without bound.
-const MaxFileBytes = 1 << 20
+// MaxFileBytes bounds a configuration file. The default is under 5 KiB; a
+// much larger file is a mistake (a log, a disk image), and reading it
+// whole would let one bad reload grow the running daemon without bound.
+// yaml.v3 holds the whole node tree, about 20 bytes of memory for each
+// byte of a file of keys, so 256 KiB keeps a reload's growth to a few MB.
+const MaxFileBytes = 256 << 10
 
 // Load reads the file at path and builds its configuration over the
 // built-in defaults. path must be a regular file of at most MaxFileBytes.
