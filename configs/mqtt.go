@@ -43,8 +43,11 @@ func (c *Config) mqtt(b *builder, framing gateway.Framing) MQTTSettings {
 	}
 	if s.GatewayID == "" && s.Broker != nil {
 		host, err := os.Hostname()
-		if err != nil || host == "" {
-			b.add("mqtt.gateway_id", "empty, and the host name to use instead is unknown (%v): set one", err)
+		switch {
+		case err != nil:
+			b.add("mqtt.gateway_id", "empty, and the host name to use instead is unknown: %v", err)
+		case host == "":
+			b.add("mqtt.gateway_id", "empty, and so is the host name to use instead: set one")
 		}
 		s.GatewayID = host
 	} else if s.GatewayID != "" {

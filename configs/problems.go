@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// Problems is every problem found in one configuration file, in file order.
+// Problems is every problem found in one configuration file, in file
+// order. Beyond MaxProblems, the last says how many more were left out.
 type Problems []Problem
 
 func (ps Problems) Error() string {
