@@ -29,7 +29,7 @@ func TestLoadRefusesWhatIsNotAConfigFile(t *testing.T) {
 		path string
 		want string
 	}{
-		{big, fmt.Sprintf(`config: %q is %d bytes, more than the 256 KiB allowed`, big, MaxFileBytes/10*10+10)},
+		{big, fmt.Sprintf(`config: %q is %d bytes, more than the 128 KiB allowed`, big, MaxFileBytes/10*10+10)},
 		{"/dev/zero", `config: "/dev/zero" is not a regular file (a character device)`},
 		{dir, fmt.Sprintf(`config: %q is not a regular file (a directory)`, dir)},
 		{fifo, fmt.Sprintf(`config: %q is not a regular file (a named pipe)`, fifo)},
