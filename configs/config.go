@@ -7,8 +7,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Config is gatewayd.yaml as written. Load it with Load or Parse, which
-// validate it; its methods turn it into runtime values.
+// Config is gatewayd.yaml as written, with the runtime values it means.
+// Load it with Load or Parse, which build both in one pass and report
+// every problem; read the runtime values with Settings. The exported
+// fields are the file as written, for messages that quote it.
 type Config struct {
 	Listen          string   `yaml:"listen"`
 	Framing         string   `yaml:"framing"`
@@ -19,9 +21,15 @@ type Config struct {
 	Log             Log      `yaml:"log"`
 	GPIO            GPIO     `yaml:"gpio"`
 	Metrics         Metrics  `yaml:"metrics"`
+	Control         string   `yaml:"control"`
+	Boards          Boards   `yaml:"boards"`
+	MQTT            MQTT     `yaml:"mqtt"`
+	TLS             TLS      `yaml:"tls"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
+
+	settings Settings
 }
 
 type Limits struct {
@@ -51,7 +59,33 @@ type LED struct {
 }
 
 type Metrics struct {
-	Listen string `yaml:"listen"`
+	Listen   string `yaml:"listen"`
+	PerBoard bool   `yaml:"per_board"`
+}
+
+type Boards struct {
+	RequireHello bool     `yaml:"require_hello"`
+	HelloTimeout Duration `yaml:"hello_timeout"`
+	TokensFile   string   `yaml:"tokens_file"`
+	RequireToken bool     `yaml:"require_token"`
+}
+
+type MQTT struct {
+	Broker        string `yaml:"broker"`
+	GatewayID     string `yaml:"gateway_id"`
+	TopicPrefix   string `yaml:"topic_prefix"`
+	Username      string `yaml:"username"`
+	PasswordFile  string `yaml:"password_file"`
+	CAFile        string `yaml:"ca_file"`
+	QueueDir      string `yaml:"queue_dir"`
+	QueueMaxBytes int    `yaml:"queue_max_bytes"`
+}
+
+type TLS struct {
+	CertFile         string   `yaml:"cert_file"`
+	KeyFile          string   `yaml:"key_file"`
+	ClientCAFile     string   `yaml:"client_ca_file"`
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
 }
 
 // Duration is a time.Duration written as a string such as "250ms" or

@@ -35,10 +35,14 @@ func TestDefaultIsValidAndMatchesTheFile(t *testing.T) {
 			{Name: "connect", Pin: "GPIO17", On: "clients", Action: "level"},
 			{Name: "activity", Pin: "GPIO27", On: "message", Action: "blink", Duration: Duration(50 * time.Millisecond)},
 		}},
-		File: DefaultName,
+		Control: "/run/gatewayd/gatewayd.sock",
+		Boards:  Boards{HelloTimeout: Duration(10 * time.Second)},
+		MQTT:    MQTT{TopicPrefix: "gatewayd", QueueMaxBytes: 64 << 20},
+		TLS:     TLS{HandshakeTimeout: Duration(10 * time.Second)},
+		File:    DefaultName,
 	}
-	if !reflect.DeepEqual(def, want) {
-		t.Errorf("Default() = %+v\nwant        %+v", def, want)
+	if got := asWritten(def); !reflect.DeepEqual(got, want) {
+		t.Errorf("Default() = %+v\nwant        %+v", got, want)
 	}
 
 	// The file users copy, read from disk, is the same configuration, and
@@ -66,7 +70,7 @@ func TestDefaultIsValidAndMatchesTheFile(t *testing.T) {
 	}
 	for name, c := range configs {
 		got := *c
-		got.File = DefaultName
+		got.File, got.settings.File = DefaultName, DefaultName
 		if !reflect.DeepEqual(&got, def) {
 			t.Errorf("%s: %+v\nwant the default %+v", name, got, *def)
 		}
@@ -233,7 +237,18 @@ func TestMaxMessageBytesZeroMeansNoLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Policy().MaxMessageBytes; got != gateway.NoLimit {
-		t.Errorf("Policy().MaxMessageBytes = %d, want gateway.NoLimit", got)
+	// Zero is "no limit" in the file and in gateway.Policy alike.
+	if got := c.Policy().MaxMessageBytes; got != 0 {
+		t.Errorf("Policy().MaxMessageBytes = %d, want 0 (no limit)", got)
 	}
+	if got := Default().Policy().MaxMessageBytes; got != 65536 {
+		t.Errorf("default Policy().MaxMessageBytes = %d, want the file's 65536", got)
+	}
+}
+
+// asWritten is c without what was built from it: the file as decoded.
+func asWritten(c *Config) *Config {
+	w := *c
+	w.settings = Settings{}
+	return &w
 }

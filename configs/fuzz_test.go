@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/gatewayd/gatewayd/gateway"
 )
 
 // FuzzParse: whatever the file holds, Parse does not panic, and either
@@ -17,6 +19,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("gpio:\n  leds:\n    - {name: a, pin: GPIO5, on: clients, action: blink, duration: 1us}\n    - {name: a, pin: GPIO5}\n"))
 	f.Add([]byte("a: &x [1, 2]\nb: *x\nlog: *x\n---\nc: d\n"))
 	f.Add([]byte("limits:\n\tmax_clients: 3\n"))
+	f.Add([]byte("framing: line\nmqtt: {broker: \"mqtt://b\", topic_prefix: a/b, queue_max_bytes: 1}\ntls: {handshake_timeout: 0}\nboards: {require_token: true}\n"))
 	const file = "fuzz.yaml"
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(file, data)
@@ -63,6 +66,13 @@ func FuzzParse(f *testing.F) {
 		}
 		if l := c.LogLevel().String(); !strings.EqualFold(l, c.Log.Level) {
 			t.Errorf("LogLevel() = %s, want %s", l, c.Log.Level)
+		}
+		s := c.Settings()
+		if s.MQTT.Broker != nil && (s.Policy.Framing != gateway.FramingLine || s.MQTT.Broker.Port() == "") {
+			t.Errorf("accepted broker %v with framing %v", s.MQTT.Broker, s.Policy.Framing)
+		}
+		if s.MQTT.QueueMaxBytes <= 0 || s.TLS.HandshakeTimeout <= 0 || s.Policy.MaxMessageBytes < 0 {
+			t.Errorf("Settings() = %+v: a bound that is not positive", s)
 		}
 	})
 }

@@ -5,47 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Problems is every problem found in one configuration file, in file order.
-type Problems []Problem
+// MaxFileBytes bounds a configuration file. The default is under 5 KiB; a
+// much larger file is a mistake (a log, a disk image), and reading it
+// whole would let one bad reload grow the running daemon without bound.
+// yaml.v3 holds the whole node tree, about 100 bytes of memory for each
+// byte of a file of keys at its peak: 128 KiB grows a reloading daemon by
+// about 9 MB (64 KiB: 7 MB, 256 KiB: 15 MB), against 800 MB unbounded.
+const MaxFileBytes = 128 << 10
 
-func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Problem is one mistake, located by file, line and key.
-type Problem struct {
-	File string
-	Line int    // 0 when the key was not written (a default is at fault)
-	Key  string // dotted path such as "limits.idle_timeout" or "gpio.leds[1].pin"
-	Msg  string
-}
-
-func (p Problem) String() string {
-	loc := p.File
-	if p.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
-	}
-	if p.Key == "" {
-		return fmt.Sprintf("%s: %s", loc, p.Msg)
-	}
-	return fmt.Sprintf("%s: %s: %s", loc, p.Key, p.Msg)
-}
-
-// Load reads and validates the file at path over the built-in defaults.
+// Load reads the file at path and builds its configuration over the
+// built-in defaults. path must be a regular file of at most MaxFileBytes.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -61,61 +38,54 @@ func Default() *Config {
 	return c
 }
 
-// Parse validates data, read from file, over the built-in defaults: a key
-// left out keeps its default, and an empty file means the defaults. Every
-// problem found is returned at once as Problems.
+// Parse builds the configuration in data, read from file, over the
+// built-in defaults: a key left out keeps its default, and an empty file
+// means the defaults. Files the configuration names (tokens_file,
+// password_file, the certificates) are read too. Every problem found is
+// returned at once as Problems, in file order, at most MaxProblems of them.
 func Parse(file string, data []byte) (*Config, error) {
 	c := &Config{}
-	if errs := decodeInto(DefaultName, DefaultYAML, c, nil); len(errs) > 0 {
-		return nil, errs
+	defaults := &problemList{file: DefaultName}
+	decodeInto(DefaultName, DefaultYAML, c, nil, defaults)
+	if ps := defaults.problems(); ps != nil {
+		return nil, ps
 	}
+	ps := &problemList{file: file}
 	lines := map[string]int{}
-	errs := decodeInto(file, data, c, lines)
+	decodeInto(file, data, c, lines, ps)
 	c.File = file
-	// A key whose value could not be decoded kept its default; a second
-	// problem about that default would only mislead.
-	bad := map[string]bool{}
-	for _, p := range errs {
-		bad[p.Key] = true
-	}
-	for _, p := range c.validate(file, lines) {
-		if !bad[p.Key] {
-			errs = append(errs, p)
-		}
-	}
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
-	if len(errs) > 0 {
-		return nil, errs
+	c.settings = c.build(&builder{file: file, lines: lines, ps: ps})
+	if ps := ps.problems(); ps != nil {
+		return nil, ps
 	}
 	return c, nil
 }
 
 // decodeInto decodes data onto c strictly, recording the line of every
 // key it sees in lines.
-func decodeInto(file string, data []byte, c *Config, lines map[string]int) Problems {
+func decodeInto(file string, data []byte, c *Config, lines map[string]int, ps *problemList) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil // an empty file: defaults
+		if !errors.Is(err, io.EOF) { // an empty file: defaults
+			ps.decodeFailed(syntaxProblem(file, err))
 		}
-		return Problems{syntaxProblem(file, err)}
+		return
 	}
-	d := &decoder{file: file, lines: lines}
 	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
-		return nil // only comments
+		return // only comments
 	}
+	d := &decoder{file: file, lines: lines, ps: ps}
 	d.decode(doc.Content[0], reflect.ValueOf(c).Elem(), "")
 	// A second document would be silently ignored: say so instead.
 	var more yaml.Node
 	switch err := dec.Decode(&more); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		d.problems = append(d.problems, syntaxProblem(file, err))
+		ps.decodeFailed(syntaxProblem(file, err))
 	default:
-		d.problems = append(d.problems, Problem{File: file, Line: more.Line, Msg: "a second YAML document (after ---): the configuration is one document"})
+		ps.decodeFailed(Problem{File: file, Line: more.Line, Msg: "a second YAML document (after ---): the configuration is one document"})
 	}
-	return d.problems
 }
 
 // syntaxProblem turns a yaml.v3 syntax error ("yaml: line 3: ...") into a
@@ -154,15 +124,20 @@ var parserErrors = map[string]bool{
 // unknown keys and wrong types are reported with their key, which yaml.v3's
 // own KnownFields errors do not name, and all of them at once.
 type decoder struct {
-	file     string
-	lines    map[string]int
-	problems Problems
+	file  string
+	lines map[string]int
+	ps    *problemList
 }
+
+// maxListItems bounds every list in the file: far more than any real
+// allow list or LED list, and little enough that a file of aliases cannot
+// make the decoder's work explode.
+const maxListItems = 4096
 
 var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 
 func (d *decoder) add(line int, key, format string, args ...any) {
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+	d.ps.decodeFailed(Problem{File: d.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) {
@@ -202,12 +177,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, key string) {
 		k, val := n.Content[i], n.Content[i+1]
 		path := join(key, k.Value)
 		idx, ok := fields[k.Value]
+		// These two leave the value as it was: no problem is about to
+		// follow from a default, and a file of thousands of unknown keys
+		// must not cost a map entry each.
 		if !ok {
-			d.add(k.Line, path, "unknown key%s", suggestion(k.Value, fields))
+			d.ps.append(Problem{File: d.file, Line: k.Line, Key: path, Msg: "unknown key" + suggestion(k.Value, fields)})
 			continue
 		}
 		if seen[k.Value] {
-			d.add(k.Line, path, "key given twice")
+			d.ps.append(Problem{File: d.file, Line: k.Line, Key: path, Msg: "key given twice"})
 			continue
 		}
 		seen[k.Value] = true
@@ -225,6 +203,10 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, key string) {
 	}
 	if n.Kind != yaml.SequenceNode {
 		d.add(n.Line, key, "want a list, got %s", describe(n))
+		return
+	}
+	if len(n.Content) > maxListItems {
+		d.add(n.Line, key, "a list of %d items; at most %d are taken", len(n.Content), maxListItems)
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))

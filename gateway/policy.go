@@ -28,19 +28,13 @@ func (f Framing) String() string {
 	return fmt.Sprintf("Framing(%d)", int(f))
 }
 
-// NoLimit as Policy.MaxMessageBytes lets a line grow without bound.
-const NoLimit = math.MaxInt
-
-// DefaultMaxMessageBytes is the longest line FramingLine accepts when
-// Policy.MaxMessageBytes is zero.
-const DefaultMaxMessageBytes = 64 << 10
-
 // Policy is what a Server enforces on each connection. A zero Policy is
 // valid: raw framing, no limits, no timeouts, any address.
 type Policy struct {
 	Framing Framing
 	// MaxMessageBytes bounds one line, LF included, under FramingLine.
-	// Zero means DefaultMaxMessageBytes; NoLimit means none.
+	// Zero means no limit, as everywhere in a Policy: a line is held in
+	// memory until its LF, so set it for clients that are not trusted.
 	MaxMessageBytes int
 	// MaxClients bounds the connections served at once; a connection
 	// beyond it is closed as soon as it is accepted. Zero means no limit.
@@ -84,11 +78,13 @@ func (p *Policy) requiresHello() bool {
 	return p.RequireHello && p.Framing == FramingLine
 }
 
+// maxMessageBytes is the longest line allowed, with zero's "no limit" as
+// the largest int so that the framing code has one comparison.
 func (p *Policy) maxMessageBytes() int {
 	if p.MaxMessageBytes > 0 {
 		return p.MaxMessageBytes
 	}
-	return DefaultMaxMessageBytes
+	return math.MaxInt
 }
 
 // allows reports whether addr may connect under p.Allow.

@@ -95,7 +95,7 @@ func TestNewControllerErrors(t *testing.T) {
 		want string
 	}{
 		{LED{Name: "x", Pin: "P9", On: EventMessage, Action: ActionBlink}, `gpio: led "x": pin "P9" was not opened`},
-		{LED{Name: "x", Pin: "P1", On: EventMessage, Action: ActionLevel}, `gpio: led "x": action: level goes only with on: clients, not on: message`},
+		{LED{Name: "x", Pin: "P1", On: EventMessage, Action: ActionLevel}, `gpio: led "x": event message takes action blink or toggle, not level`},
 	}
 	for _, tt := range tests {
 		_, err := NewController([]LED{tt.led}, pins, Options{})

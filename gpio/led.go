@@ -1,7 +1,10 @@
 package gpio
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -34,7 +37,18 @@ func ParseEvent(s string) (Event, error) {
 			return Event(i), nil
 		}
 	}
-	return 0, &FieldError{Field: "on", Err: fmt.Errorf("must be connect, disconnect, message, clients or heartbeat, got %q", s)}
+	return 0, fmt.Errorf("must be connect, disconnect, message, clients or heartbeat, got %q", s)
+}
+
+// Actions is the actions that can show e.
+func (e Event) Actions() []Action {
+	switch e {
+	case EventClients:
+		return []Action{ActionLevel} // a level, not a moment
+	case EventHeartbeat:
+		return []Action{ActionBlink} // a steady pattern, never a steady light
+	}
+	return []Action{ActionBlink, ActionToggle}
 }
 
 // Action is how an LED shows its event.
@@ -62,7 +76,7 @@ func ParseAction(s string) (Action, error) {
 			return Action(i), nil
 		}
 	}
-	return 0, &FieldError{Field: "action", Err: fmt.Errorf("must be blink, toggle or level, got %q", s)}
+	return 0, fmt.Errorf("must be blink, toggle or level, got %q", s)
 }
 
 // Driver selects how pins are reached.
@@ -100,6 +114,10 @@ const (
 	DefaultHeartbeat = time.Second
 )
 
+// MinDuration is the shortest Duration an LED takes: a shorter blink
+// would not be seen, and would only load the pin.
+const MinDuration = time.Millisecond
+
 // LED is one configured LED.
 type LED struct {
 	Name   string
@@ -125,32 +143,28 @@ func (l LED) WithDefaults() LED {
 	return l
 }
 
-// Validate reports a combination of fields that cannot work.
+// Validate reports a combination of fields that cannot work. The error
+// names the rule broken, not the LED; the caller says which LED it is.
 func (l LED) Validate() error {
 	switch {
 	case l.Name == "":
-		return &FieldError{Field: "name", Err: fmt.Errorf("must not be empty")}
+		return errors.New("no name")
 	case l.Pin == "":
-		return &FieldError{Field: "pin", Err: fmt.Errorf("must name a GPIO line, such as GPIO17")}
-	case l.On == EventClients && l.Action != ActionLevel:
-		return &FieldError{Field: "action", Err: fmt.Errorf("on: clients takes action: level, got %s", l.Action)}
-	case l.On != EventClients && l.Action == ActionLevel:
-		return &FieldError{Field: "action", Err: fmt.Errorf("action: level goes only with on: clients, not on: %s", l.On)}
-	case l.On == EventHeartbeat && l.Action != ActionBlink:
-		return &FieldError{Field: "action", Err: fmt.Errorf("on: heartbeat takes action: blink, got %s", l.Action)}
+		return errors.New("no pin")
+	case !slices.Contains(l.On.Actions(), l.Action):
+		return fmt.Errorf("event %s takes action %s, not %s", l.On, joinActions(l.On.Actions()), l.Action)
 	case l.Duration < 0:
-		return &FieldError{Field: "duration", Err: fmt.Errorf("must not be negative")}
-	case l.Duration > 0 && l.Duration < time.Millisecond:
-		return &FieldError{Field: "duration", Err: fmt.Errorf("must be at least 1ms, got %v", l.Duration)}
+		return fmt.Errorf("negative duration %v", l.Duration)
+	case l.Duration > 0 && l.Duration < MinDuration:
+		return fmt.Errorf("duration %v is shorter than %v", l.Duration, MinDuration)
 	}
 	return nil
 }
 
-// FieldError is a problem with one field of an LED.
-type FieldError struct {
-	Field string // the configuration key: name, pin, on, action, duration
-	Err   error
+func joinActions(as []Action) string {
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = a.String()
+	}
+	return strings.Join(names, " or ")
 }
-
-func (e *FieldError) Error() string { return e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }

@@ -1,7 +1,6 @@
 package gpio
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -41,23 +40,31 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		parse func(string) error
 		in    string
-		field string // "" when the error is not a FieldError
 		want  string
 	}{
-		{func(s string) error { _, err := ParseEvent(s); return err }, "Connect", "on", `must be connect, disconnect, message, clients or heartbeat, got "Connect"`},
-		{func(s string) error { _, err := ParseEvent(s); return err }, "", "on", `must be connect, disconnect, message, clients or heartbeat, got ""`},
-		{func(s string) error { _, err := ParseAction(s); return err }, "flash", "action", `must be blink, toggle or level, got "flash"`},
-		{func(s string) error { _, err := ParseDriver(s); return err }, "gpiod", "", `must be auto, periph, sim or none, got "gpiod"`},
+		{func(s string) error { _, err := ParseEvent(s); return err }, "Connect", `must be connect, disconnect, message, clients or heartbeat, got "Connect"`},
+		{func(s string) error { _, err := ParseEvent(s); return err }, "", `must be connect, disconnect, message, clients or heartbeat, got ""`},
+		{func(s string) error { _, err := ParseAction(s); return err }, "flash", `must be blink, toggle or level, got "flash"`},
+		{func(s string) error { _, err := ParseDriver(s); return err }, "gpiod", `must be auto, periph, sim or none, got "gpiod"`},
 	}
 	for _, tt := range tests {
-		err := tt.parse(tt.in)
-		if err == nil || err.Error() != tt.want {
+		if err := tt.parse(tt.in); err == nil || err.Error() != tt.want {
 			t.Errorf("parse(%q) = %v, want %q", tt.in, err, tt.want)
-			continue
 		}
-		var fe *FieldError
-		if got := errors.As(err, &fe); got != (tt.field != "") || (got && fe.Field != tt.field) {
-			t.Errorf("parse(%q): FieldError %v (%+v), want field %q", tt.in, got, fe, tt.field)
+	}
+}
+
+func TestEventActions(t *testing.T) {
+	want := map[Event][]Action{
+		EventConnect:    {ActionBlink, ActionToggle},
+		EventDisconnect: {ActionBlink, ActionToggle},
+		EventMessage:    {ActionBlink, ActionToggle},
+		EventClients:    {ActionLevel},
+		EventHeartbeat:  {ActionBlink},
+	}
+	for e, w := range want {
+		if got := e.Actions(); !slices.Equal(got, w) {
+			t.Errorf("%v.Actions() = %v, want %v", e, got, w)
 		}
 	}
 }
@@ -65,40 +72,38 @@ func TestParseErrors(t *testing.T) {
 func TestLEDValidate(t *testing.T) {
 	ok := LED{Name: "a", Pin: "GPIO17", On: EventMessage, Action: ActionBlink}
 	tests := []struct {
-		name  string
-		edit  func(*LED)
-		field string // "" for valid
-		msg   string
+		name string
+		edit func(*LED)
+		want string // "" for valid
 	}{
-		{"valid blink", func(*LED) {}, "", ""},
-		{"valid toggle", func(l *LED) { l.Action = ActionToggle; l.On = EventConnect }, "", ""},
-		{"valid level", func(l *LED) { l.On, l.Action = EventClients, ActionLevel }, "", ""},
-		{"valid heartbeat", func(l *LED) { l.On, l.Duration = EventHeartbeat, time.Second }, "", ""},
-		{"1ms", func(l *LED) { l.Duration = time.Millisecond }, "", ""},
-		{"no name", func(l *LED) { l.Name = "" }, "name", "must not be empty"},
-		{"no pin", func(l *LED) { l.Pin = "" }, "pin", "must name a GPIO line, such as GPIO17"},
-		{"clients blink", func(l *LED) { l.On = EventClients }, "action", "on: clients takes action: level, got blink"},
-		{"clients toggle", func(l *LED) { l.On, l.Action = EventClients, ActionToggle }, "action", "on: clients takes action: level, got toggle"},
-		{"level on message", func(l *LED) { l.Action = ActionLevel }, "action", "action: level goes only with on: clients, not on: message"},
-		{"level on heartbeat", func(l *LED) { l.On, l.Action = EventHeartbeat, ActionLevel }, "action", "action: level goes only with on: clients, not on: heartbeat"},
-		{"heartbeat toggle", func(l *LED) { l.On, l.Action = EventHeartbeat, ActionToggle }, "action", "on: heartbeat takes action: blink, got toggle"},
-		{"negative", func(l *LED) { l.Duration = -time.Second }, "duration", "must not be negative"},
-		{"too short", func(l *LED) { l.Duration = time.Microsecond }, "duration", "must be at least 1ms, got 1µs"},
+		{"valid blink", func(*LED) {}, ""},
+		{"valid toggle", func(l *LED) { l.Action = ActionToggle; l.On = EventConnect }, ""},
+		{"valid level", func(l *LED) { l.On, l.Action = EventClients, ActionLevel }, ""},
+		{"valid heartbeat", func(l *LED) { l.On, l.Duration = EventHeartbeat, time.Second }, ""},
+		{"1ms", func(l *LED) { l.Duration = time.Millisecond }, ""},
+		{"no name", func(l *LED) { l.Name = "" }, "no name"},
+		{"no pin", func(l *LED) { l.Pin = "" }, "no pin"},
+		{"clients blink", func(l *LED) { l.On = EventClients }, "event clients takes action level, not blink"},
+		{"clients toggle", func(l *LED) { l.On, l.Action = EventClients, ActionToggle }, "event clients takes action level, not toggle"},
+		{"level on message", func(l *LED) { l.Action = ActionLevel }, "event message takes action blink or toggle, not level"},
+		{"level on heartbeat", func(l *LED) { l.On, l.Action = EventHeartbeat, ActionLevel }, "event heartbeat takes action blink, not level"},
+		{"heartbeat toggle", func(l *LED) { l.On, l.Action = EventHeartbeat, ActionToggle }, "event heartbeat takes action blink, not toggle"},
+		{"negative", func(l *LED) { l.Duration = -time.Second }, "negative duration -1s"},
+		{"too short", func(l *LED) { l.Duration = time.Microsecond }, "duration 1µs is shorter than 1ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := ok
 			tt.edit(&l)
 			err := l.Validate()
-			if tt.field == "" {
+			if tt.want == "" {
 				if err != nil {
 					t.Errorf("Validate(%+v) = %v, want nil", l, err)
 				}
 				return
 			}
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Field != tt.field || err.Error() != tt.msg {
-				t.Errorf("Validate(%+v) = %v, want %s: %s", l, err, tt.field, tt.msg)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Validate(%+v) = %v, want %q", l, err, tt.want)
 			}
 		})
 	}

@@ -38,7 +38,7 @@ func (d *daemon) reload() {
 	if !slices.Equal(cfg.LEDs(), old.LEDs()) || cfg.Driver() != old.Driver() {
 		if err := d.leds.Apply(cfg.Driver(), cfg.LEDs()); err != nil {
 			d.log.Error("reload: LEDs unchanged", "err", err)
-			cfg.GPIO = old.GPIO
+			cfg.KeepGPIO(old)
 		}
 	}
 	d.level.Set(cfg.LogLevel())
