@@ -87,6 +87,10 @@ func (c *Config) build(b *builder) Settings {
 		b.add("control", "%q is %d bytes; a Unix socket's path holds at most %d", c.Control, len(c.Control), maxSocketPath)
 	}
 	s.Boards = c.boards(b)
+	s.Policy.RequireHello = s.Boards.RequireHello
+	s.Policy.HelloTimeout = s.Boards.HelloTimeout
+	s.Policy.Tokens = s.Boards.Tokens
+	s.Policy.RequireToken = s.Boards.RequireToken
 	s.MQTT = c.mqtt(b, s.Policy.Framing)
 	s.TLS = c.tls(b)
 	return s

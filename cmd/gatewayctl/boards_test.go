@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,10 +23,9 @@ import (
 // control socket in a runtime directory of its own, as systemd gives it.
 func startBoardGatewayd(t *testing.T) (*process, string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("RUNTIME_DIRECTORY", dir)
-	p, addr := startGatewayd(t, "framing: line\n")
-	return p, addr, filepath.Join(dir, "gatewayd.sock")
+	sock := filepath.Join(t.TempDir(), "gatewayd.sock")
+	p, addr := startGatewayd(t, "framing: line\ncontrol: "+strconv.Quote(sock)+"\n")
+	return p, addr, sock
 }
 
 // helloBoard connects as board id and returns a reader of what it is sent.
@@ -126,9 +126,8 @@ func TestBoardsAndTellAgainstGatewayd(t *testing.T) {
 // The socket file goes with the daemon, and one left by a killed daemon is
 // replaced by the next.
 func TestControlSocketLifetime(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("RUNTIME_DIRECTORY", dir)
-	sock := filepath.Join(dir, "gatewayd.sock")
+	sock := filepath.Join(t.TempDir(), "gatewayd.sock")
+	withSocket := "framing: line\ncontrol: " + strconv.Quote(sock) + "\n"
 	stale, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -136,13 +135,13 @@ func TestControlSocketLifetime(t *testing.T) {
 	stale.(*net.UnixListener).SetUnlinkOnClose(false)
 	stale.Close()
 
-	p, _ := startGatewayd(t, "framing: line\n")
+	p, _ := startGatewayd(t, withSocket)
 	if r := ctl(t, nil, "boards", "-socket", sock); r.code != 0 {
 		t.Fatalf("boards over a replaced stale socket: exit %d, stderr %q\n%s", r.code, r.stderr, p.logText())
 	}
-	// A second daemon with the same runtime directory is refused.
+	// A second daemon with the same control socket is refused.
 	cfg := filepath.Join(t.TempDir(), "second.yaml")
-	os.WriteFile(cfg, []byte("listen: \"127.0.0.1:0\"\ngpio: {driver: none}\n"), 0o644)
+	os.WriteFile(cfg, []byte("listen: \"127.0.0.1:0\"\ngpio: {driver: none}\n"+withSocket), 0o644)
 	out, err := runGatewaydOnce(t, cfg)
 	if err == nil || !strings.Contains(out, `control: \"`+sock+`\" is in use: is another gatewayd running?`) {
 		t.Errorf("second daemon: %v, log:\n%s", err, out)

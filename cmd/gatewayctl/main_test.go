@@ -166,6 +166,9 @@ func startGatewayd(t *testing.T, extraYAML string) (*process, string) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "gatewayd.yaml")
 	yaml := "listen: \"127.0.0.1:0\"\ngpio: {driver: none}\n" + extraYAML
+	if !strings.Contains(extraYAML, "control:") {
+		yaml += "control: \"\"\n" // never the machine's /run/gatewayd
+	}
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -3,25 +3,32 @@ package main
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/control"
 )
 
-// controlPath is where the control socket goes: in the runtime directory
-// systemd makes for the unit (RuntimeDirectory=gatewayd), or nowhere when
-// there is none. The configuration's control key will take its place.
-func controlPath() string {
-	dir, _, _ := strings.Cut(os.Getenv("RUNTIME_DIRECTORY"), ":")
-	if dir == "" {
+// controlPath is where the control socket goes, or "" for none. The
+// default, /run/gatewayd/gatewayd.sock, lives in the directory systemd
+// makes for the unit (RuntimeDirectory=gatewayd). Run by hand, that
+// directory is usually missing: the daemon then runs without a control
+// socket and says so, rather than refusing to start.
+func (d *daemon) controlPath() string {
+	path := d.cfg.Settings().Control
+	if path == "" {
 		return ""
 	}
-	return filepath.Join(dir, "gatewayd.sock")
+	if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {
+		d.log.Warn("control socket off: its directory does not exist (systemd makes it with RuntimeDirectory=gatewayd); set control: to a path in a directory you can write, or \"\" to turn it off",
+			"path", path)
+		return ""
+	}
+	return path
 }
 
 // controlShutdown bounds the wait for requests in flight at shutdown.
@@ -31,7 +38,7 @@ const controlShutdown = 2 * time.Second
 // daemon's status, its boards and deliveries on it. Its stop lets requests
 // in progress finish, briefly, and removes the socket file.
 func (d *daemon) startControl() (func(), error) {
-	path := controlPath()
+	path := d.controlPath()
 	if path == "" {
 		return func() {}, nil
 	}
