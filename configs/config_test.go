@@ -141,6 +141,7 @@ allow:
 		MaxClientsPerIP: 2,
 		IdleTimeout:     90 * time.Second,
 		WriteTimeout:    250 * time.Millisecond,
+		HelloTimeout:    10 * time.Second, // boards.hello_timeout's default
 		Allow: []netip.Prefix{
 			netip.MustParsePrefix("192.168.1.0/24"),
 			netip.MustParsePrefix("10.1.2.3/32"),

@@ -208,3 +208,34 @@ func TestControlSocketGroupAccess(t *testing.T) {
 		}
 	}
 }
+
+// `gatewayctl reload` is the unit's ExecReload=: it waits for the reload
+// and fails, printing the problems, when the new file is bad, so that
+// `systemctl reload` fails too.
+func TestReloadOverControlSocket(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "gatewayd.sock")
+	cfg := filepath.Join(dir, "gatewayd.yaml")
+	good := "listen: \"127.0.0.1:0\"\ngpio: {driver: none}\nframing: line\ncontrol: " + strconv.Quote(sock) + "\n"
+	if err := os.WriteFile(cfg, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := startProcess(t, bin.gatewayd, []string{"-config", cfg}, listeningRe)
+
+	r := ctl(t, nil, "reload", "-socket", sock)
+	if r.code != 0 || r.stdout != "configuration reloaded\n" {
+		t.Fatalf("reload of a good file: exit %d, stdout %q, stderr %q\n%s", r.code, r.stdout, r.stderr, p.logText())
+	}
+	if err := os.WriteFile(cfg, []byte(good+"limits:\n  max_clients: lots\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = ctl(t, nil, "reload", "-socket", sock)
+	want := "gatewayd.yaml:6: limits.max_clients:"
+	if r.code != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "configuration unchanged") {
+		t.Errorf("reload of a bad file: exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, want)
+	}
+	// The daemon runs on, on the old configuration.
+	if r := ctl(t, nil, "boards", "-socket", sock); r.code != 0 {
+		t.Errorf("boards after a failed reload: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -46,7 +46,7 @@ func (d *daemon) startControl() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &control.Server{Status: d.controlStatus, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Logger: d.log}
+	srv := &control.Server{Status: d.controlStatus, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Reload: d.reloadNow, Logger: d.log}
 	d.log.Info("control socket listening", "path", path)
 	done := make(chan struct{})
 	go func() {

@@ -39,7 +39,8 @@ type daemon struct {
 	listeners []net.Listener
 	srv       *gateway.Server
 	leds      *gpio.Rig
-	serveErr  chan error // an accept loop that failed
+	serveErr  chan error      // an accept loop that failed
+	reloads   chan chan error // reloads asked for over the control socket
 
 	stops []func() // of the parts started so far, in start order
 }
@@ -74,7 +75,8 @@ func newDaemon(cfg *configs.Config, path string, stderr io.Writer) *daemon {
 	// periph reports through the standard log package; keep one stream.
 	slog.SetDefault(logger)
 	log.SetFlags(0)
-	d := &daemon{path: path, cfg: cfg, log: logger, level: level, notify: systemd.Notifier{Log: logger}}
+	d := &daemon{path: path, cfg: cfg, log: logger, level: level, notify: systemd.Notifier{Log: logger},
+		reloads: make(chan chan error)}
 	d.srv = &gateway.Server{Policy: cfg.Policy(), Logger: logger}
 	if path == "" {
 		logger.Info("using the built-in default configuration", "version", version)
@@ -129,6 +131,8 @@ func (d *daemon) wait(ctx context.Context, hup <-chan os.Signal) error {
 			return nil
 		case <-hup:
 			d.reload()
+		case reply := <-d.reloads:
+			reply <- d.reload()
 		case err := <-d.serveErr:
 			d.log.Error("accept loop failed", "err", err)
 			return errReported

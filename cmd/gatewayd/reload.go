@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -8,14 +11,19 @@ import (
 	"github.com/gatewayd/gatewayd/configs"
 )
 
-// reload is SIGHUP: read the file again and apply what can be applied to
-// a running daemon. A file with errors is logged and changes nothing.
-func (d *daemon) reload() {
+// errNoFile answers a reload of the built-in default configuration.
+var errNoFile = errors.New("running on the built-in default configuration; nothing to reload (start with -config FILE)")
+
+// reload is SIGHUP, or `gatewayctl reload`: read the file again and apply
+// what can be applied to a running daemon. A file with errors is logged
+// and changes nothing. The error says what was not applied, for the
+// control socket to pass on.
+func (d *daemon) reload() error {
 	d.notify.Reloading()
 	defer d.notify.Ready()
 	if d.path == "" {
-		d.log.Warn("reload: running on the built-in default configuration; nothing to reload (start with -config FILE)")
-		return
+		d.log.Warn("reload: " + errNoFile.Error())
+		return errNoFile
 	}
 	cfg, err := configs.Load(d.path)
 	if err != nil {
@@ -23,8 +31,9 @@ func (d *daemon) reload() {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			d.log.Error("config problem", "problem", line)
 		}
-		return
+		return fmt.Errorf("reload failed; configuration unchanged:\n%w", err)
 	}
+	var unapplied error
 	old := d.cfg
 	if cfg.Listen != old.Listen {
 		d.log.Warn("reload: listen changed; restart gatewayd to apply it", "listen", old.Listen, "new", cfg.Listen)
@@ -39,6 +48,7 @@ func (d *daemon) reload() {
 		if err := d.leds.Apply(cfg.Driver(), cfg.LEDs()); err != nil {
 			d.log.Error("reload: LEDs unchanged", "err", err)
 			cfg.KeepGPIO(old)
+			unapplied = fmt.Errorf("configuration reloaded, but the LEDs are unchanged: %w", err)
 		}
 	}
 	d.level.Set(cfg.LogLevel())
@@ -48,4 +58,23 @@ func (d *daemon) reload() {
 	d.cfg = cfg
 	d.log.Info("configuration reloaded", "file", d.path,
 		"max_clients", cfg.Limits.MaxClients, "idle_timeout", time.Duration(cfg.Limits.IdleTimeout), "log_level", cfg.Log.Level)
+	return unapplied
+}
+
+// reloadNow asks the daemon's loop for a reload and waits for its outcome:
+// reloads happen one at a time, on the loop, whether a signal or the
+// control socket asked.
+func (d *daemon) reloadNow(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case d.reloads <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -79,6 +79,12 @@ func (c *Client) Tell(ctx context.Context, id, message string) error {
 	return c.do(ctx, http.MethodPost, "/v1/boards/"+url.PathEscape(id)+"/messages", []byte(message), nil)
 }
 
+// Reload asks the daemon to read its configuration file again and waits
+// until it has: the error holds every problem when the file is bad.
+func (c *Client) Reload(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/v1/reload", nil, nil)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, "http://gatewayd"+path, bytes.NewReader(body))
 	if err != nil {

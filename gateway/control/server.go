@@ -15,14 +15,14 @@ import (
 
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/board"
+	"github.com/gatewayd/gatewayd/gateway/httpd"
 )
 
 // Bounds that keep one stuck or greedy client of the socket from holding
 // the daemon's resources.
 const (
-	maxConns       = 16
-	maxBodyBytes   = 64 << 10
-	maxHeaderBytes = 8 << 10
+	maxConns     = 16
+	maxBodyBytes = 64 << 10
 )
 
 // Server answers the control API from the functions it is given. All three
@@ -31,12 +31,16 @@ type Server struct {
 	Status  func() Status
 	Boards  func() []gateway.BoardInfo
 	Deliver func(id string, payload []byte) error
+	// Reload reads the configuration file again and applies it, returning
+	// every problem when the file is bad (and nothing was changed). Nil
+	// means the daemon cannot reload: POST /v1/reload answers 501.
+	Reload func(ctx context.Context) error
 	// Logger receives the HTTP server's own errors at warn. Nil means
 	// slog.Default().
 	Logger *slog.Logger
 
 	mu   sync.Mutex
-	http *http.Server
+	http *httpd.Server
 }
 
 // Handler is the API, for Serve and for tests.
@@ -54,6 +58,7 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("POST /v1/boards/{id}/messages", s.deliver)
+	mux.HandleFunc("POST /v1/reload", s.reload)
 	return mux
 }
 
@@ -92,6 +97,20 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// reload answers once the reload is done, so that `systemctl reload`
+// (ExecReload=gatewayctl reload) fails, with the problems, on a bad file.
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	if s.Reload == nil {
+		writeError(w, http.StatusNotImplemented, "this gatewayd cannot reload over the control socket")
+		return
+	}
+	if err := s.Reload(r.Context()); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -105,28 +124,23 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 // Serve answers the API on l until Shutdown, then returns nil. At most
 // maxConns clients are served at once; the rest wait in the backlog.
 func (s *Server) Serve(l net.Listener) error {
-	log := s.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	hs := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		// A delivery waits at most the write timeout for a slow board.
-		WriteTimeout:   time.Minute,
-		IdleTimeout:    time.Minute,
-		MaxHeaderBytes: maxHeaderBytes,
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	s.mu.Lock()
 	if s.http != nil {
 		s.mu.Unlock()
 		return errors.New("control: Serve called twice")
 	}
-	s.http = hs
+	s.http = &httpd.Server{
+		Handler:  s.Handler(),
+		Logger:   s.Logger,
+		MaxConns: maxConns,
+		// A delivery waits at most the write timeout for a slow board,
+		// and a reload for the LED worker to hand over its pins.
+		WriteTimeout: time.Minute,
+		IdleTimeout:  time.Minute,
+	}
+	hs := s.http
 	s.mu.Unlock()
-	if err := hs.Serve(limitListener(l, maxConns)); !errors.Is(err, http.ErrServerClosed) {
+	if err := hs.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -141,9 +155,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if hs == nil {
 		return nil
 	}
-	if err := hs.Shutdown(ctx); err != nil {
-		hs.Close()
-		return err
-	}
-	return nil
+	return hs.Shutdown(ctx)
 }
