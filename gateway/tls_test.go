@@ -3,9 +3,9 @@ package gateway
 import (
 	"bufio"
 	"context"
-	"errors"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"os"
