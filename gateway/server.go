@@ -115,7 +115,11 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.untrack(l)
-	s.logger().Info("listening", "addr", l.Addr().String())
+	if s.TLS != nil {
+		s.logger().Info("listening", "addr", l.Addr().String(), "tls", true)
+	} else {
+		s.logger().Info("listening", "addr", l.Addr().String())
+	}
 
 	var backoff time.Duration
 	for {
