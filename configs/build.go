@@ -93,6 +93,7 @@ func (c *Config) build(b *builder) Settings {
 	s.Policy.RequireToken = s.Boards.RequireToken
 	s.MQTT = c.mqtt(b, s.Policy.Framing)
 	s.TLS = c.tls(b)
+	s.Policy.HandshakeTimeout = s.TLS.HandshakeTimeout
 	return s
 }
 

@@ -69,13 +69,14 @@ install -D -m 0644 "$top/configs/gatewayd.yaml" "$stage/etc/gatewayd/gatewayd.ya
 install -D -m 0644 "$here/gatewayd.service" "$stage/lib/systemd/system/gatewayd.service"
 install -D -m 0644 "$here/gatewayd.socket" "$stage/lib/systemd/system/gatewayd.socket"
 install -D -m 0644 "$here/gatewayd.sysusers" "$stage/usr/lib/sysusers.d/gatewayd.conf"
+install -D -m 0644 "$here/avahi/gatewayd.service" "$stage/etc/avahi/services/gatewayd.service"
 
 mkdir -p "$stage/DEBIAN"
 for script in postinst prerm postrm; do
 	install -m 0755 "$here/debian/$script" "$stage/DEBIAN/$script"
 done
 # dpkg keeps an edited config on upgrade and asks before replacing it.
-echo /etc/gatewayd/gatewayd.yaml >"$stage/DEBIAN/conffiles"
+printf '%s\n' /etc/gatewayd/gatewayd.yaml /etc/avahi/services/gatewayd.service >"$stage/DEBIAN/conffiles"
 (cd "$stage" && find usr lib -type f -print0 | sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
 
 installed_size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)

@@ -15,6 +15,7 @@
 #   /usr/local/lib/sysusers.d/gatewayd.conf          the gatewayd user, gpio group
 #   /etc/gatewayd/gatewayd.yaml                      the config, never overwritten
 #   /etc/gatewayd/gatewayd.yaml.dist                 a newer default, when yours differs
+#   /etc/avahi/services/gatewayd.service             the mDNS advert, never overwritten
 #
 # It is idempotent: a second run changes nothing but the binary and units
 # (restarting the service if it runs, while the socket keeps accepting). Units
@@ -145,6 +146,11 @@ do_uninstall() {
 	if have_systemd; then
 		systemctl daemon-reload
 	fi
+	# An unedited Avahi service file goes: it would advertise a gateway
+	# that is no longer there.
+	if [ "$purge" = 1 ] || cmp -s "$here/avahi/gatewayd.service" "$root/etc/avahi/services/gatewayd.service"; then
+		rm -f "$root/etc/avahi/services/gatewayd.service"
+	fi
 	if [ "$purge" = 1 ]; then
 		rm -rf "$confdir"
 		echo "$prog: removed gatewayd and its configuration"
@@ -188,6 +194,12 @@ do_install() {
 	else
 		install_file 0644 "$conf_src" "$confdir/gatewayd.yaml.dist"
 		echo "$prog: kept your $confdir/gatewayd.yaml; the new default is gatewayd.yaml.dist beside it"
+	fi
+
+	# The Avahi service file is the admin's too (its port and tls= follow
+	# the config), so an existing one is kept.
+	if [ ! -e "$root/etc/avahi/services/gatewayd.service" ]; then
+		install_file 0644 "$here/avahi/gatewayd.service" "$root/etc/avahi/services/gatewayd.service"
 	fi
 
 	# Units: the same files as the package's, with the binary's local path.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -61,11 +62,21 @@ type conn struct {
 	// dropped is set by a goroutine that closes the connection under its
 	// owner (a replacement, a delivery that timed out).
 	dropped atomic.Pointer[dropped]
+
+	// TLS (tls.go). tlsConfig is set for a client of a TLS listener; tls
+	// once its handshake is done, and certID if it proved a board ID with
+	// a client certificate.
+	tlsConfig *tls.Config
+	tls       *tls.Conn
+	tio       *tlsIO
+	certID    string
 }
 
 func newConn(s *Server, nc net.Conn, remote netip.AddrPort, p *Policy) *conn {
-	c := &conn{srv: s, nc: nc, remote: remote, policy: p, log: s.logger()}
-	c.in = newReader(nc)
+	c := &conn{srv: s, nc: nc, remote: remote, policy: p, log: s.logger(), tlsConfig: s.TLS}
+	if c.tlsConfig == nil {
+		c.in = newReader(nc) // over TLS, once the handshake is done
+	}
 	c.out = newWriter(nc)
 	c.readDeadline = lazyDeadline{set: nc.SetReadDeadline, timeout: p.IdleTimeout}
 	c.writeDeadline = lazyDeadline{set: nc.SetWriteDeadline, timeout: p.WriteTimeout}
@@ -85,7 +96,13 @@ func (c *conn) serve() {
 	defer c.srv.routines.Done()
 	start := time.Now()
 
-	reason := c.echo()
+	var reason error
+	if c.tlsConfig != nil {
+		reason = c.handshake()
+	}
+	if reason == nil {
+		reason = c.echo()
+	}
 	if d := c.dropped.Load(); d != nil {
 		reason = d.err
 	}
@@ -218,17 +235,28 @@ func (c *conn) send(msg []byte, now time.Time) error {
 // write writes msg whole, unless the client stops reading for the write
 // timeout.
 func (c *conn) write(msg []byte, now time.Time) error {
+	if c.tls != nil {
+		return c.writeTLS(msg)
+	}
+	n, err := c.writeSocket(msg, now)
+	c.bytesOut.Add(uint64(n))
+	return err
+}
+
+// writeSocket writes msg whole to the socket, unless the client stops
+// reading for the write timeout, and returns how much of it went in. Over
+// TLS it writes the records beneath tls.Conn (tls.go).
+func (c *conn) writeSocket(msg []byte, now time.Time) (int, error) {
 	c.writeDeadline.arm(now)
 	n, err := c.out.write(msg, false)
-	c.bytesOut.Add(uint64(n))
 	if err == nil {
 		// All in at once: progress, stamped with the read's time so the
 		// fast path reads no clock.
 		c.progress = now
-	} else if err = c.sendSlowly(msg[n:], err); err != nil {
-		return err
+		return n, nil
 	}
-	return nil
+	m, err := c.sendSlowly(msg[n:], err)
+	return n + m, err
 }
 
 // writeChecks is how many times per write timeout a blocked write looks
@@ -242,16 +270,17 @@ const writeChecks = 8
 // passed since the client was last seen taking data: not since the write
 // began, nor since a deadline, as either can be long after the client
 // stopped reading.
-func (c *conn) sendSlowly(msg []byte, err error) error {
+func (c *conn) sendSlowly(msg []byte, err error) (int, error) {
 	timeout := c.writeDeadline.timeout
+	total := 0
 	for {
 		deadline := errors.Is(err, os.ErrDeadlineExceeded)
 		if !deadline && err != errFull {
-			return err
+			return total, err
 		}
 		if timeout <= 0 {
 			if deadline {
-				return ErrWriteTimeout // not ours, yet it ends the write
+				return total, ErrWriteTimeout // not ours, yet it ends the write
 			}
 		} else {
 			if deadline {
@@ -264,7 +293,7 @@ func (c *conn) sendSlowly(msg []byte, err error) error {
 			now := time.Now()
 			end := progress.Add(timeout)
 			if !now.Before(end) {
-				return ErrWriteTimeout
+				return total, ErrWriteTimeout
 			}
 			if next := now.Add(timeout / writeChecks); next.Before(end) {
 				end = next
@@ -273,11 +302,11 @@ func (c *conn) sendSlowly(msg []byte, err error) error {
 		}
 		var n int
 		n, err = c.out.write(msg, true)
-		c.bytesOut.Add(uint64(n))
+		total += n
 		msg = msg[n:]
 		if err == nil {
 			c.progress = time.Now()
-			return nil
+			return total, nil
 		}
 	}
 }
@@ -289,7 +318,7 @@ func (c *conn) finish() error {
 	if err := c.flushLine(); err != nil {
 		return err
 	}
-	closeWrite(c.nc)
+	c.closeWrite()
 	return nil
 }
 
@@ -323,7 +352,7 @@ func (c *conn) drain() error {
 		}
 	}
 	c.flushLine() // a write error here ends in the close below anyway
-	closeWrite(c.nc)
+	c.closeWrite()
 	deadline := time.Now() // Close: no lingering
 	if d := c.srv.drainDeadline.Load(); d != nil {
 		deadline = *d

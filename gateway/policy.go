@@ -55,6 +55,10 @@ type Policy struct {
 	// at most WriteTimeout/8 after that (plus scheduling delay). Zero
 	// means never.
 	WriteTimeout time.Duration
+	// HandshakeTimeout closes a client of a TLS listener (Server.TLS) that
+	// has not finished its handshake this long after connecting. Zero
+	// means never.
+	HandshakeTimeout time.Duration
 
 	// Board sessions (FramingLine only; see session.go).
 

@@ -103,6 +103,7 @@ func (s *Server) Boards() []BoardInfo {
 		out = append(out, BoardInfo{
 			ID:          c.sess.id,
 			Remote:      c.remote,
+			TLS:         c.tls != nil,
 			FW:          c.sess.fw,
 			Since:       c.sess.since,
 			MessagesIn:  c.messagesIn.Load(),

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,13 @@ type Server struct {
 	// Uplink, if set, takes every data line under FramingLine before its
 	// echo is written. Set it before Serve.
 	Uplink Uplink
+	// TLS, if set, makes every listener speak TLS only: each client's
+	// handshake runs on its connection's goroutine, within
+	// Policy.HandshakeTimeout, never on the accept loop. With ClientAuth
+	// requiring a certificate, its common name is the board's ID (see
+	// package tlsconf, whose Store.Config is meant to be set here). Nil
+	// means plaintext. Set it before Serve.
+	TLS *tls.Config
 
 	policy       atomic.Pointer[Policy]
 	shuttingDown atomic.Bool
@@ -107,7 +115,11 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.untrack(l)
-	s.logger().Info("listening", "addr", l.Addr().String())
+	if s.TLS != nil {
+		s.logger().Info("listening", "addr", l.Addr().String(), "tls", true)
+	} else {
+		s.logger().Info("listening", "addr", l.Addr().String())
+	}
 
 	var backoff time.Duration
 	for {

@@ -134,6 +134,9 @@ func (c *conn) hello(line []byte, now time.Time) error {
 		errors.As(err, &e)
 		return c.refuse(e, "")
 	}
+	if c.certID != "" && h.ID != c.certID {
+		return c.refuse(&board.Error{Code: board.CodeIdentityMismatch, Text: "the client certificate is for " + c.certID}, h.ID)
+	}
 	p := c.policy
 	if want, listed := p.Tokens[h.ID]; listed {
 		if !h.HasToken || !sameToken(want, h.Token) {
@@ -200,7 +203,7 @@ func (c *conn) refuse(e *board.Error, id string) error {
 // refuseLinger, so that closing with the client's bytes unread does not
 // reset the connection and destroy the `!err` line on its way.
 func (c *conn) linger() {
-	closeWrite(c.nc)
+	c.closeWrite()
 	deadline := time.Now().Add(refuseLinger)
 	c.nc.SetReadDeadline(deadline)
 	for time.Now().Before(deadline) {

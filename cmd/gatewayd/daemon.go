@@ -19,6 +19,7 @@ import (
 	"github.com/gatewayd/gatewayd/gateway/logging"
 	"github.com/gatewayd/gatewayd/gateway/metrics"
 	"github.com/gatewayd/gatewayd/gateway/systemd"
+	"github.com/gatewayd/gatewayd/gateway/tlsconf"
 	"github.com/gatewayd/gatewayd/gpio"
 )
 
@@ -38,6 +39,7 @@ type daemon struct {
 
 	listeners []net.Listener
 	srv       *gateway.Server
+	tls       *tlsconf.Store // nil: plaintext listeners
 	leds      *gpio.Rig
 	serveErr  chan error      // an accept loop that failed
 	reloads   chan chan error // reloads asked for over the control socket
@@ -58,6 +60,7 @@ type part struct {
 // up, the sockets bound and the pins claimed.
 func (d *daemon) parts() []part {
 	return []part{
+		{"TLS", d.startTLS},
 		{"listeners", d.startListeners},
 		{"LED rig", d.startLEDs},
 		{"metrics", d.startMetrics},

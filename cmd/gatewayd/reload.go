@@ -51,6 +51,7 @@ func (d *daemon) reload() error {
 			unapplied = fmt.Errorf("configuration reloaded, but the LEDs are unchanged: %w", err)
 		}
 	}
+	d.reloadTLS(cfg)
 	d.level.Set(cfg.LogLevel())
 	d.srv.SetPolicy(cfg.Policy())
 	// The shutdown timeout and other settings are read from d.cfg when used.

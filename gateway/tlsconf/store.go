@@ -21,7 +21,7 @@ type Files struct {
 // already open keeps what it started with, the next handshake gets the new
 // ones. Its methods are safe for concurrent use.
 type Store struct {
-	files Files
+	files Files // written only by Use, which callers do not run concurrently with Reload
 	cur   atomic.Pointer[loaded]
 }
 
@@ -49,9 +49,6 @@ func (s *Store) Reload() error {
 	if err != nil {
 		return fmt.Errorf("tlsconf: cert_file %q, key_file %q: %w", f.CertFile, f.KeyFile, err)
 	}
-	if now := time.Now(); now.After(cert.Leaf.NotAfter) {
-		return fmt.Errorf("tlsconf: cert_file %q expired on %s", f.CertFile, cert.Leaf.NotAfter.Format(time.DateOnly))
-	}
 	var pool *x509.CertPool
 	if f.ClientCAFile != "" {
 		pem, err := os.ReadFile(f.ClientCAFile)
@@ -63,8 +60,43 @@ func (s *Store) Reload() error {
 			return fmt.Errorf("tlsconf: client_ca_file %q: no PEM certificate in it", f.ClientCAFile)
 		}
 	}
-	l := &loaded{cert: &cert}
-	l.config = ServerConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return l.cert, nil }, pool)
+	return s.Use(f, &cert, pool)
+}
+
+// New returns a Store serving a certificate and client CAs already read
+// from files (as package configs reads them), so they are not read twice.
+// clientCAs nil asks for no client certificates.
+func New(files Files, cert *tls.Certificate, clientCAs *x509.CertPool) (*Store, error) {
+	s := &Store{}
+	if err := s.Use(files, cert, clientCAs); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Use makes the Store serve cert and clientCAs, read from files, from the
+// next handshake on; Reload reads files from then on. An expired
+// certificate is refused with an error, and the Store keeps what it had.
+func (s *Store) Use(files Files, cert *tls.Certificate, clientCAs *x509.CertPool) error {
+	leaf := cert.Leaf
+	if leaf == nil {
+		var err error
+		if len(cert.Certificate) == 0 {
+			return fmt.Errorf("tlsconf: cert_file %q: no certificate", files.CertFile)
+		}
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return fmt.Errorf("tlsconf: cert_file %q: %w", files.CertFile, err)
+		}
+		c := *cert
+		c.Leaf = leaf
+		cert = &c
+	}
+	if now := time.Now(); now.After(leaf.NotAfter) {
+		return fmt.Errorf("tlsconf: cert_file %q expired on %s", files.CertFile, leaf.NotAfter.Format(time.DateOnly))
+	}
+	l := &loaded{cert: cert}
+	l.config = ServerConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return l.cert, nil }, clientCAs)
+	s.files = files
 	s.cur.Store(l)
 	return nil
 }
