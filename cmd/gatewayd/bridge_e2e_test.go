@@ -289,6 +289,15 @@ func checkDelivered(t *testing.T, s *mqttSub, gwOf func(*board) string, boards [
 			return d
 		}
 		if time.Now().After(deadline) {
+			if f := strings.Fields(problem); len(f) > 1 {
+				var got []string
+				for _, m := range s.messages() {
+					if strings.HasPrefix(m.payload, strings.TrimSuffix(f[1], ":")+" ") {
+						got = append(got, strings.Fields(m.payload)[1])
+					}
+				}
+				t.Logf("board %s: lines arrived: %s", f[1], strings.Join(got, " "))
+			}
 			t.Fatalf("after 60 s: %s", problem)
 		}
 		time.Sleep(100 * time.Millisecond)
