@@ -212,6 +212,7 @@ type summary struct {
 	msgsIn, msgsOut                string
 	bytesIn, bytesOut              string
 	ledChanges, ledCoalesced, gpio string
+	broker                         string // "" without a bridge
 }
 
 // fromMetrics summarises the metrics endpoint's figures.
@@ -238,6 +239,11 @@ func fromMetrics(addr string, h health, m metrics) summary {
 		ledChanges: num("gatewayd_led_changes_total"), ledCoalesced: num("gatewayd_led_events_coalesced_total"),
 		gpio: num("gatewayd_gpio_errors_total"),
 	}
+	if f := m["gatewayd_mqtt_connected"]; f != nil {
+		connected, _ := m.value("gatewayd_mqtt_connected")
+		s.broker = brokerLine(m.label("gatewayd_mqtt_connected", "broker"), connected == 1,
+			num("gatewayd_mqtt_queue_messages"), num("gatewayd_mqtt_queue_bytes"))
+	}
 	if m["gatewayd_connections_rejected_total"] != nil {
 		by := map[string]uint64{}
 		for r, n := range m.byLabel("gatewayd_connections_rejected_total", "reason") {
@@ -251,7 +257,12 @@ func fromMetrics(addr string, h health, m metrics) summary {
 // fromControl summarises the control socket's status.
 func fromControl(socket string, st control.Status) summary {
 	n := func(v uint64) string { return fmt.Sprint(v) }
+	broker := ""
+	if b := st.MQTT; b != nil {
+		broker = brokerLine(b.Broker, b.Connected, fmt.Sprint(b.QueueMessages), fmt.Sprint(b.QueueBytes))
+	}
 	return summary{
+		broker:  broker,
 		version: st.Version, commit: st.Commit, goVersion: st.GoVersion,
 		at: socket, health: health{ok: st.Healthy, reason: st.Health},
 		clients: fmt.Sprint(st.Clients), accepted: n(st.Accepted), rejected: rejected(st.Rejected),
@@ -280,7 +291,20 @@ func writeStatus(w io.Writer, s summary) {
 	fmt.Fprintf(tw, "bytes\t%s in, %s out\n", s.bytesIn, s.bytesOut)
 	fmt.Fprintf(tw, "LEDs\t%s changes, %s events coalesced\n", s.ledChanges, s.ledCoalesced)
 	fmt.Fprintf(tw, "GPIO errors\t%s\n", s.gpio)
+	if s.broker != "" {
+		fmt.Fprintf(tw, "broker\t%s\n", s.broker)
+	}
 	tw.Flush()
+}
+
+// brokerLine says where the MQTT bridge publishes, whether it is
+// connected and what its on-disk queue holds.
+func brokerLine(addr string, connected bool, msgs, bytes string) string {
+	state := "connected"
+	if !connected {
+		state = "UNREACHABLE"
+	}
+	return fmt.Sprintf("%s %s, %s queued (%s bytes)", addr, state, msgs, bytes)
 }
 
 // rejected says how many connections were refused, and why.

@@ -78,6 +78,10 @@ func (d *daemon) controlStatus() control.Status {
 	for _, r := range gateway.RejectReasons() {
 		s.Rejected[r.String()] = st.Rejected[r]
 	}
+	if d.bridge != nil {
+		b := d.bridge.Stats()
+		s.MQTT = &control.MQTT{Broker: b.Broker, Connected: b.Connected, QueueMessages: b.QueueMessages, QueueBytes: b.QueueBytes, Published: b.Published, Acknowledged: b.Acked}
+	}
 	if err := d.healthy(); err != nil && !errors.Is(err, gateway.ErrServerClosed) {
 		s.Healthy, s.Health = false, err.Error()
 	} else if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
+	"github.com/gatewayd/gatewayd/gateway/bridge"
 	"github.com/gatewayd/gatewayd/gateway/httpd"
 	"github.com/gatewayd/gatewayd/gateway/listen"
 	"github.com/gatewayd/gatewayd/gateway/logging"
@@ -41,8 +42,10 @@ type daemon struct {
 	srv       *gateway.Server
 	tls       *tlsconf.Store // nil: plaintext listeners
 	leds      *gpio.Rig
-	serveErr  chan error      // an accept loop that failed
-	reloads   chan chan error // reloads asked for over the control socket
+	bridge    *bridge.Bridge       // nil without mqtt.broker
+	mqtt      configs.MQTTSettings // the bridge's settings in effect
+	serveErr  chan error           // an accept loop that failed
+	reloads   chan chan error      // reloads asked for over the control socket
 
 	stops []func() // of the parts started so far, in start order
 }
@@ -55,14 +58,16 @@ type part struct {
 }
 
 // parts is the start order. Each part may use those above it: the LED rig
-// reads the server's counters, metrics read both, the server needs the
-// listeners and the LED hooks, and systemd hears READY=1 only when all are
+// reads the server's counters, the bridge adds its hooks to the LEDs',
+// metrics read all three, the server needs the listeners, the hooks and
+// the bridge as its Uplink (and drains before the bridge closes), and systemd hears READY=1 only when all are
 // up, the sockets bound and the pins claimed.
 func (d *daemon) parts() []part {
 	return []part{
 		{"TLS", d.startTLS},
 		{"listeners", d.startListeners},
 		{"LED rig", d.startLEDs},
+		{"MQTT bridge", d.startBridge},
 		{"metrics", d.startMetrics},
 		{"control socket", d.startControl},
 		{"echo server", d.startServing},
@@ -189,6 +194,9 @@ func (d *daemon) startMetrics() (func(), error) {
 		Version: version,
 		Commit:  commit,
 	}
+	if d.bridge != nil {
+		src.Bridge = d.bridgeTotals
+	}
 	s := &httpd.Server{Handler: metrics.Handler(src, d.log), Logger: d.log}
 	d.log.Info("metrics listening", "addr", l.Addr().String())
 	done := make(chan struct{})
@@ -234,7 +242,7 @@ func (d *daemon) startServing() (func(), error) {
 // stop says STOPPING=1 first of all, as shutdown begins.
 func (d *daemon) startSystemd() (func(), error) {
 	d.notify.Ready()
-	d.notify.Status(systemd.StatusLine(0, 0))
+	d.notify.Status(systemd.StatusLine(0, 0) + d.brokerStatus())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -251,14 +259,14 @@ func (d *daemon) startSystemd() (func(), error) {
 func (d *daemon) reportStatus(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	last := systemd.StatusLine(0, 0)
+	last := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			st := d.srv.Stats()
-			if line := systemd.StatusLine(st.Clients, st.Messages); line != last {
+			if line := systemd.StatusLine(st.Clients, st.Messages) + d.brokerStatus(); line != last {
 				d.notify.Status(line)
 				last = line
 			}

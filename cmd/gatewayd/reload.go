@@ -52,6 +52,7 @@ func (d *daemon) reload() error {
 		}
 	}
 	d.reloadTLS(cfg)
+	d.mqtt = d.reloadBridge(cfg.Settings().MQTT)
 	d.level.Set(cfg.LogLevel())
 	d.srv.SetPolicy(cfg.Policy())
 	// The shutdown timeout and other settings are read from d.cfg when used.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +48,7 @@ type Bridge struct {
 	lastErr   error
 	changed   chan struct{} // closed and replaced at every state change
 	presence  presence
+	downq     downlinks
 
 	stats counters
 }
@@ -236,25 +236,6 @@ func (b *Bridge) publish(ctx, connCtx context.Context, cm *autopaho.ConnectionMa
 	return nil
 }
 
-// downlink is autopaho's OnPublishReceived: P/G/B/down goes to board B.
-func (b *Bridge) downlink(pr paho.PublishReceived) (bool, error) {
-	b.mu.Lock()
-	prefix := b.topic("", "")
-	b.mu.Unlock()
-	rest, ok := strings.CutPrefix(pr.Packet.Topic, prefix)
-	board, ok2 := strings.CutSuffix(rest, "/down")
-	if !ok || !ok2 || board == "" || strings.Contains(board, "/") {
-		return false, nil
-	}
-	if err := b.deliver(board, pr.Packet.Payload); err != nil {
-		b.stats.downDropped.Add(1)
-		b.log.Debug("bridge: downlink dropped", "board", board, "err", err)
-		return true, nil
-	}
-	b.stats.downDelivered.Add(1)
-	return true, nil
-}
-
 // Reconfigure switches to the broker (and credentials, IDs) in cfg,
 // keeping every queued line: they are delivered to the new broker. The
 // queue directory and bound stay those given to Open.
@@ -310,6 +291,7 @@ func (b *Bridge) Close(ctx context.Context) error {
 		cancel()
 	}
 	_ = cm.Disconnect(ctx)
+	b.closeDownlinks()
 	b.cancel()
 	<-cm.Done()
 	b.wg.Wait()

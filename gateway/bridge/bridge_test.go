@@ -192,7 +192,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	m.stop()
 	downAt := time.Now()
 	waitFor(t, "the bridge to see the broker gone", func() bool { return b.Health() != nil })
-	if err := b.Health(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("broker unreachable: 127.0.0.1:%d", m.port)) {
+	if err := b.Health(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("broker unreachable: 127.0.0.1:%d", m.Port)) {
 		t.Errorf("Health during the outage = %v, want it to name the broker", err)
 	}
 	time.Sleep(outage - time.Since(downAt))
@@ -337,7 +337,7 @@ func TestReconfigureKeepsQueue(t *testing.T) {
 	}
 	waitFor(t, "the 50 queued lines at broker B", allArrived(sub, sent))
 	checkDelivered(t, sub.messages(), sent)
-	if st := b.Stats(); st.Broker != fmt.Sprintf("127.0.0.1:%d", bm.port) {
+	if st := b.Stats(); st.Broker != fmt.Sprintf("127.0.0.1:%d", bm.Port) {
 		t.Errorf("Stats.Broker = %q after Reconfigure, want broker B", st.Broker)
 	}
 }

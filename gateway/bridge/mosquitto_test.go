@@ -3,103 +3,30 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // mosquitto is a real broker the test runs on a loopback port of its own.
-type mosquitto struct {
-	t    testing.TB
-	port int
-	conf string
-	cmd  *exec.Cmd
-	log  string
-}
+type mosquitto struct{ *gatewaytest.Mosquitto }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startMosquitto starts mosquitto on a free port. With persist, it keeps
-// sessions across a restart, so the test's subscriber misses nothing
-// published while it reconnects; the bridge relies on no such thing.
+// startMosquitto starts mosquitto on a free port; see
+// gatewaytest.StartMosquitto for persist.
 func startMosquitto(t testing.TB, persist bool) *mosquitto {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, err = os.Stat("/usr/sbin/mosquitto"); err != nil {
-			t.Skip("mosquitto not installed (apt-get install mosquitto; deploy/install-deps.sh installs it for CI)")
-		}
-		bin = "/usr/sbin/mosquitto"
-	}
-	dir := t.TempDir()
-	m := &mosquitto{t: t, port: freePort(t), conf: filepath.Join(dir, "mosquitto.conf"), log: filepath.Join(dir, "mosquitto.log")}
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence %t\n", m.port, persist)
-	if persist {
-		conf += "persistence_location " + dir + "/\n"
-	}
-	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m.cmd = exec.Command(bin, "-c", m.conf)
-	m.start()
-	t.Cleanup(m.stop)
-	return m
+	return &mosquitto{gatewaytest.StartMosquitto(t, persist)}
 }
 
-func (m *mosquitto) url() string { return fmt.Sprintf("mqtt://127.0.0.1:%d", m.port) }
-
-func (m *mosquitto) start() {
-	m.t.Helper()
-	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer logf.Close()
-	m.cmd = exec.Command(m.cmd.Path, "-c", m.conf)
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", m.port))
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(m.log)
-			m.t.Fatalf("mosquitto did not listen on %d: %s", m.port, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop ends mosquitto as systemd would (SIGTERM), which saves sessions.
-func (m *mosquitto) stop() {
-	if m.cmd == nil || m.cmd.Process == nil || m.cmd.ProcessState != nil {
-		return
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	_ = m.cmd.Wait()
-}
+func (m *mosquitto) url() string { return m.URL() }
+func (m *mosquitto) start()      { m.Start() }
+func (m *mosquitto) stop()       { m.Stop() }
 
 // message is one publish a subscriber received.
 type message struct {

@@ -29,6 +29,19 @@ type Status struct {
 	LEDChanges   uint64 `json:"led_changes"`
 	LEDCoalesced uint64 `json:"led_events_coalesced"`
 	GPIOErrors   uint64 `json:"gpio_errors"`
+
+	// MQTT is the bridge's state; nil without mqtt.broker.
+	MQTT *MQTT `json:"mqtt,omitempty"`
+}
+
+// MQTT is the MQTT bridge's state in Status.
+type MQTT struct {
+	Broker        string `json:"broker"` // HOST:PORT
+	Connected     bool   `json:"connected"`
+	QueueMessages int64  `json:"queue_messages"` // receipted, not yet acknowledged
+	QueueBytes    int64  `json:"queue_bytes"`
+	Published     uint64 `json:"published"`
+	Acknowledged  uint64 `json:"acknowledged"`
 }
 
 // Board is one connected board, as GET /v1/boards lists them.

@@ -25,6 +25,24 @@ type Source struct {
 	Healthy func() error // nil while the accept loop and the LED worker are alive
 
 	Version, Commit string // for gatewayd_build_info
+
+	// Bridge, if set, reads the MQTT bridge's figures; nil: no bridge,
+	// and no gatewayd_mqtt_* series.
+	Bridge func() BridgeTotals
+}
+
+// BridgeTotals are the MQTT bridge's figures.
+type BridgeTotals struct {
+	Broker    string // HOST:PORT
+	Connected bool
+	// QueueMessages and QueueBytes are what the on-disk queue holds:
+	// receipted lines the broker has not acknowledged yet.
+	QueueMessages, QueueBytes int64
+	// Published counts PUBLISH packets for lines, first tries and from
+	// the queue; Acked the PUBACKs for them; Spooled the lines written to
+	// the queue; Redelivered the lines published from it.
+	Published, Acked, Spooled, Redelivered uint64
+	DownlinkDelivered, DownlinkDropped     uint64
 }
 
 var (
@@ -37,6 +55,14 @@ var (
 	descCoalesced = prometheus.NewDesc("gatewayd_led_events_coalesced_total", "LED events folded into one already pending instead of shown on their own.", nil, nil)
 	descGPIOErr   = prometheus.NewDesc("gatewayd_gpio_errors_total", "GPIO writes that failed.", nil, nil)
 	descUp        = prometheus.NewDesc("gatewayd_up", "1 while the accept loop and the LED worker are alive.", nil, nil)
+	descMQTTUp    = prometheus.NewDesc("gatewayd_mqtt_connected", "1 while the MQTT bridge is connected to its broker.", []string{"broker"}, nil)
+	descQueueMsgs = prometheus.NewDesc("gatewayd_mqtt_queue_messages", "Receipted lines in the on-disk queue, not yet acknowledged by the broker.", nil, nil)
+	descQueueB    = prometheus.NewDesc("gatewayd_mqtt_queue_bytes", "Bytes in the on-disk queue.", nil, nil)
+	descPublished = prometheus.NewDesc("gatewayd_mqtt_published_total", "PUBLISH packets sent for board lines, first tries and from the queue.", nil, nil)
+	descAcked     = prometheus.NewDesc("gatewayd_mqtt_acknowledged_total", "PUBACKs received for board lines.", nil, nil)
+	descSpooled   = prometheus.NewDesc("gatewayd_mqtt_queued_total", "Lines written to the on-disk queue because the broker was unreachable or behind.", nil, nil)
+	descRedeliv   = prometheus.NewDesc("gatewayd_mqtt_redelivered_total", "Lines published from the on-disk queue.", nil, nil)
+	descDownlinks = prometheus.NewDesc("gatewayd_mqtt_downlinks_total", "Downlink messages from the broker, by result: delivered to the board, or dropped (board not connected, or its queue full).", []string{"result"}, nil)
 	descBuild     = prometheus.NewDesc("gatewayd_build_info", "Build information.", []string{"version", "commit", "goversion"}, nil)
 )
 
@@ -44,7 +70,7 @@ var (
 type collector struct{ src Source }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descClients, descAccepted, descRejected, descMessages, descBytes, descLEDChange, descCoalesced, descGPIOErr, descUp, descBuild} {
+	for _, d := range []*prometheus.Desc{descClients, descAccepted, descRejected, descMessages, descBytes, descLEDChange, descCoalesced, descGPIOErr, descUp, descBuild, descMQTTUp, descQueueMsgs, descQueueB, descPublished, descAcked, descSpooled, descRedeliv, descDownlinks} {
 		ch <- d
 	}
 }
@@ -78,4 +104,21 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descUp, up)
 	gauge(descBuild, 1, c.src.Version, c.src.Commit, runtime.Version())
+	if c.src.Bridge == nil {
+		return
+	}
+	b := c.src.Bridge()
+	connected := 0.0
+	if b.Connected {
+		connected = 1
+	}
+	gauge(descMQTTUp, connected, b.Broker)
+	gauge(descQueueMsgs, float64(b.QueueMessages))
+	gauge(descQueueB, float64(b.QueueBytes))
+	counter(descPublished, b.Published)
+	counter(descAcked, b.Acked)
+	counter(descSpooled, b.Spooled)
+	counter(descRedeliv, b.Redelivered)
+	counter(descDownlinks, b.DownlinkDelivered, "delivered")
+	counter(descDownlinks, b.DownlinkDropped, "dropped")
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -17,7 +18,13 @@ func Handler(src Source, log *slog.Logger) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := src.Healthy(); err != nil {
+		err := src.Healthy()
+		if err == nil && src.Bridge != nil {
+			if b := src.Bridge(); !b.Connected {
+				err = fmt.Errorf("bridge: broker unreachable: %s", b.Broker)
+			}
+		}
+		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(err.Error() + "\n"))
 			return

@@ -85,3 +85,45 @@ func TestHandler(t *testing.T) {
 		t.Errorf("/healthz = %d %q, want 503 naming the problem", code, body)
 	}
 }
+
+func TestHandlerBridge(t *testing.T) {
+	b := BridgeTotals{Broker: "broker.lan:1883", Connected: true, QueueMessages: 4, QueueBytes: 80,
+		Published: 10, Acked: 9, Spooled: 5, Redelivered: 1, DownlinkDelivered: 3, DownlinkDropped: 2}
+	src := Source{
+		Stats:   func() gateway.Stats { return gateway.Stats{} },
+		LEDs:    func() LEDTotals { return LEDTotals{} },
+		Healthy: func() error { return nil },
+		Version: "1", Commit: "c",
+	}
+	if _, body := scrape(t, Handler(src, slog.New(slog.NewTextHandler(io.Discard, nil))), "/metrics"); strings.Contains(body, "gatewayd_mqtt_") {
+		t.Errorf("gatewayd_mqtt_ series without a bridge:\n%s", body)
+	}
+	src.Bridge = func() BridgeTotals { return b }
+	h := Handler(src, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, body := scrape(t, h, "/metrics")
+	for metric, want := range map[string]float64{
+		`gatewayd_mqtt_connected{broker="broker.lan:1883"}`: 1,
+		`gatewayd_mqtt_queue_messages`:                      4,
+		`gatewayd_mqtt_queue_bytes`:                         80,
+		`gatewayd_mqtt_published_total`:                     10,
+		`gatewayd_mqtt_acknowledged_total`:                  9,
+		`gatewayd_mqtt_queued_total`:                        5,
+		`gatewayd_mqtt_redelivered_total`:                   1,
+		`gatewayd_mqtt_downlinks_total{result="delivered"}`: 3,
+		`gatewayd_mqtt_downlinks_total{result="dropped"}`:   2,
+	} {
+		if got := value(t, body, metric); got != want {
+			t.Errorf("%s = %v, want %v", metric, got, want)
+		}
+	}
+	if code, body := scrape(t, h, "/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
+	}
+	b.Connected = false
+	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "bridge: broker unreachable: broker.lan:1883\n" {
+		t.Errorf("/healthz = %d %q, want 503 naming the broker", code, body)
+	}
+	if _, body := scrape(t, h, "/metrics"); value(t, body, "gatewayd_up") != 1 {
+		t.Errorf("gatewayd_up = 0 while only the broker is down")
+	}
+}

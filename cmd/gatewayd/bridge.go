@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/gatewayd/gatewayd/configs"
+	"github.com/gatewayd/gatewayd/gateway"
+	"github.com/gatewayd/gatewayd/gateway/bridge"
+	"github.com/gatewayd/gatewayd/gateway/metrics"
+)
+
+// bridgeClose bounds the goodbye to the broker at shutdown: the retained
+// offline status and the DISCONNECT. Lines still queued stay on disk for
+// the next start.
+const bridgeClose = 5 * time.Second
+
+// bridgeConfig is the bridge's view of the mqtt: section.
+func bridgeConfig(m configs.MQTTSettings) bridge.Config {
+	return bridge.Config{
+		Broker:        m.Broker.String(),
+		GatewayID:     m.GatewayID,
+		TopicPrefix:   m.TopicPrefix,
+		Username:      m.Username,
+		Password:      m.Password,
+		CAFile:        m.CAFile,
+		QueueDir:      m.QueueDir,
+		QueueMaxBytes: m.QueueMaxBytes,
+	}
+}
+
+// startBridge opens the MQTT bridge when mqtt.broker is set: the server's
+// Uplink, told of boards as they come and go, delivering downlinks
+// through the server. It starts before the echo server and stops after
+// it has drained, so every receipt in flight is completed.
+func (d *daemon) startBridge() (func(), error) {
+	m := d.cfg.Settings().MQTT
+	if m.Broker == nil {
+		return func() {}, nil
+	}
+	b, err := bridge.Open(bridgeConfig(m), d.srv.Deliver, d.log)
+	if err != nil {
+		return nil, err
+	}
+	d.bridge, d.mqtt = b, m
+	d.srv.Uplink = b
+	h := &d.srv.Hooks
+	up, down := h.BoardUp, h.BoardDown
+	h.BoardUp = func(id string, remote netip.AddrPort) {
+		if up != nil {
+			up(id, remote)
+		}
+		b.BoardOnline(id)
+	}
+	h.BoardDown = func(id string, remote netip.AddrPort, reason error) {
+		if down != nil {
+			down(id, remote, reason)
+		}
+		b.BoardOffline(id)
+	}
+	d.log.Info("MQTT bridge on", "broker", b.Stats().Broker, "gateway_id", m.GatewayID, "topic_prefix", m.TopicPrefix, "queue_dir", m.QueueDir)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), bridgeClose)
+		defer cancel()
+		if err := b.Close(ctx); err != nil {
+			d.log.Error("bridge: closing the queue", "err", err)
+		}
+		st := b.Stats()
+		d.log.Info("bridge stopped", "published", st.Published, "acknowledged", st.Acked, "queued", st.QueueMessages)
+	}, nil
+}
+
+// reloadBridge applies a changed mqtt: section. The bridge's broker,
+// credentials and IDs change in place and the queue is kept. Turning the
+// bridge on or off, or moving or resizing its queue, needs a restart:
+// the server's Uplink is fixed while it serves, and the queue's files
+// and bound belong to the running bridge. It returns the settings in
+// effect afterwards.
+func (d *daemon) reloadBridge(m configs.MQTTSettings) configs.MQTTSettings {
+	old := d.mqtt
+	switch {
+	case d.bridge == nil && m.Broker == nil:
+		return m
+	case d.bridge == nil:
+		d.log.Warn("reload: mqtt.broker set; restart gatewayd to turn the MQTT bridge on")
+		return old
+	case m.Broker == nil:
+		d.log.Warn("reload: mqtt.broker emptied; restart gatewayd to turn the MQTT bridge off (it keeps running on the old settings)")
+		return old
+	}
+	if m.QueueDir != old.QueueDir || m.QueueMaxBytes != old.QueueMaxBytes {
+		d.log.Warn("reload: mqtt.queue_dir or mqtt.queue_max_bytes changed; restart gatewayd to apply them", "queue_dir", old.QueueDir, "queue_max_bytes", old.QueueMaxBytes)
+		m.QueueDir, m.QueueMaxBytes = old.QueueDir, old.QueueMaxBytes
+	}
+	if sameBridge(m, old) {
+		return old
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bridgeClose)
+	defer cancel()
+	if err := d.bridge.Reconfigure(ctx, bridgeConfig(m)); err != nil {
+		d.log.Error("reload: MQTT bridge unchanged", "err", err)
+		return old
+	}
+	d.log.Info("reload: MQTT bridge reconfigured; queued lines kept", "broker", d.bridge.Stats().Broker)
+	return m
+}
+
+// sameBridge says whether a and b configure the bridge alike.
+func sameBridge(a, b configs.MQTTSettings) bool {
+	return a.Broker.String() == b.Broker.String() && a.GatewayID == b.GatewayID &&
+		a.TopicPrefix == b.TopicPrefix && a.Username == b.Username && a.Password == b.Password &&
+		a.CAFile == b.CAFile && a.RootCAs.Equal(b.RootCAs) &&
+		a.QueueDir == b.QueueDir && a.QueueMaxBytes == b.QueueMaxBytes
+}
+
+// bridgeTotals gives the bridge's figures to metrics.
+func (d *daemon) bridgeTotals() metrics.BridgeTotals {
+	st := d.bridge.Stats()
+	return metrics.BridgeTotals{
+		Broker: st.Broker, Connected: st.Connected,
+		QueueMessages: st.QueueMessages, QueueBytes: st.QueueBytes,
+		Published: st.Published, Acked: st.Acked, Spooled: st.Spooled, Redelivered: st.Redelivered,
+		DownlinkDelivered: st.DownlinkDelivered, DownlinkDropped: st.DownlinkDropped,
+	}
+}
+
+// brokerStatus is the end of systemd's STATUS= line: ", broker
+// connected" or ", broker unreachable"; "" without a bridge.
+func (d *daemon) brokerStatus() string {
+	if d.bridge == nil {
+		return ""
+	}
+	st := d.bridge.Stats()
+	state := "connected"
+	if !st.Connected {
+		state = "unreachable"
+	}
+	s := ", broker " + state
+	if st.QueueMessages > 0 {
+		s += fmt.Sprintf(", %d queued", st.QueueMessages)
+	}
+	return s
+}
+
+var _ gateway.Uplink = (*bridge.Bridge)(nil)

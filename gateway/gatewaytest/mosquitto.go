@@ -1,0 +1,115 @@
+package gatewaytest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Mosquitto is a real MQTT broker (Debian's mosquitto) that a test runs
+// on a free loopback port of its own, with a configuration file it
+// writes. The end-to-end guarantees of the MQTT bridge are shown against
+// it rather than an in-process broker.
+type Mosquitto struct {
+	Port int
+
+	tb   testing.TB
+	bin  string
+	conf string
+	log  string
+	cmd  *exec.Cmd
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartMosquitto starts mosquitto on a free port, skipping the test if it
+// is not installed, and stops it when the test ends. With persist it
+// keeps sessions across a restart (in the test's temp dir), so a test's
+// subscriber with a session misses nothing published while it
+// reconnects; the bridge relies on no such thing.
+func StartMosquitto(tb testing.TB, persist bool) *Mosquitto {
+	tb.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		if _, err = os.Stat("/usr/sbin/mosquitto"); err != nil {
+			tb.Skip("mosquitto not installed (apt-get install mosquitto; deploy/install-deps.sh installs it for CI)")
+		}
+		bin = "/usr/sbin/mosquitto"
+	}
+	dir := tb.TempDir()
+	m := &Mosquitto{tb: tb, bin: bin, Port: FreePort(tb), conf: filepath.Join(dir, "mosquitto.conf"), log: filepath.Join(dir, "mosquitto.log")}
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence %t\nmax_queued_messages 0\n", m.Port, persist)
+	if persist {
+		conf += "persistence_location " + dir + "/\n"
+	}
+	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	m.Start()
+	tb.Cleanup(m.Stop)
+	return m
+}
+
+// URL is the broker's address as gatewayd's mqtt.broker takes it.
+func (m *Mosquitto) URL() string { return fmt.Sprintf("mqtt://127.0.0.1:%d", m.Port) }
+
+// Addr is the broker's HOST:PORT.
+func (m *Mosquitto) Addr() string { return fmt.Sprintf("127.0.0.1:%d", m.Port) }
+
+// Start starts mosquitto again after Stop, on the same port, and returns
+// once it accepts connections.
+func (m *Mosquitto) Start() {
+	m.tb.Helper()
+	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		m.tb.Fatal(err)
+	}
+	defer logf.Close()
+	m.cmd = exec.Command(m.bin, "-c", m.conf)
+	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	if err := m.cmd.Start(); err != nil {
+		m.tb.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", m.Addr())
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			m.tb.Fatalf("mosquitto did not listen on %d: %s", m.Port, m.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop ends mosquitto as systemd would (SIGTERM), which saves sessions.
+// It does nothing if mosquitto is not running.
+func (m *Mosquitto) Stop() {
+	if m.cmd == nil || m.cmd.Process == nil || m.cmd.ProcessState != nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	_ = m.cmd.Wait()
+}
+
+// Log returns what mosquitto has logged.
+func (m *Mosquitto) Log() string {
+	b, _ := os.ReadFile(m.log)
+	return string(b)
+}
