@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs inside the systemd-nspawn container that deploy_test.go's
+# Runs inside the systemd-nspawn container that container_test.go's
 # TestInstallScriptUnderSystemd boots: deploy/install.sh against a live
 # systemd, as an admin would run it on a Pi without the package. The
 # repository is at /src (read-only), the built daemon at /src-bin/gatewayd.
