@@ -14,9 +14,9 @@ import (
 	"testing"
 )
 
-// The version and commit the test builds are stamped with, as `git describe`
-// and `git rev-parse --short` print them, and the Debian version the first
-// one becomes.
+// The version and commit the test builds are given, as `git describe` and
+// `git rev-parse --short` print them, and the one version (deploy/version.sh)
+// that the binaries and the packages then all carry.
 const (
 	testVersion    = "v1.2.3-4-gabcdef0"
 	testCommit     = "abcdef0"
@@ -60,14 +60,26 @@ func (o *once) do(t *testing.T, what string, f func() ([]byte, error)) {
 	}
 }
 
-var crossOnce, debOnce, hostOnce once
+var crossOnce, debOnce, hostOnce, hostCtlOnce once
 
 // hostDaemon returns cmd/gatewayd built for this machine.
 func hostDaemon(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(buildDir, "gatewayd-host")
-	hostOnce.do(t, "go build ./cmd/gatewayd", func() ([]byte, error) {
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/gatewayd")
+	return hostBuild(t, &hostOnce, "gatewayd")
+}
+
+// hostCtl returns cmd/gatewayctl built for this machine.
+func hostCtl(t *testing.T) string {
+	t.Helper()
+	return hostBuild(t, &hostCtlOnce, "gatewayctl")
+}
+
+func hostBuild(t *testing.T, o *once, name string) string {
+	t.Helper()
+	dir := filepath.Join(buildDir, "host")
+	bin := filepath.Join(dir, name)
+	o.do(t, "go build ./cmd/"+name, func() ([]byte, error) {
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
 		cmd.Dir = top
 		// For this machine even when the suite itself runs as arm64
 		// under qemu-user (GOARCH=arm64 go test -exec ...): the systemd
@@ -81,16 +93,27 @@ func hostDaemon(t *testing.T) string {
 // makeTarget runs the top-level Makefile the way a developer would, with the
 // outputs in buildDir and a fixed version.
 func makeTarget(targets ...string) ([]byte, error) {
-	args := append([]string{"-C", top, "BIN=" + buildDir, "VERSION=" + testVersion, "COMMIT=" + testCommit}, targets...)
+	return makeIn(buildDir, targets...)
+}
+
+// makeIn runs make with its outputs in dir.
+func makeIn(dir string, targets ...string) ([]byte, error) {
+	args := append([]string{"-C", top, "BIN=" + dir, "VERSION=" + testVersion, "COMMIT=" + testCommit}, targets...)
 	return exec.Command("make", args...).CombinedOutput()
 }
 
 // crossBinary returns bin/gatewayd-linux-NAME from `make cross`.
 func crossBinary(t *testing.T, name string) string {
 	t.Helper()
+	return crossCommand(t, "gatewayd", name)
+}
+
+// crossCommand returns bin/COMMAND-linux-NAME from `make cross`.
+func crossCommand(t *testing.T, command, name string) string {
+	t.Helper()
 	needTool(t, "make")
 	crossOnce.do(t, "make cross", func() ([]byte, error) { return makeTarget("cross") })
-	return filepath.Join(buildDir, "gatewayd-linux-"+name)
+	return filepath.Join(buildDir, command+"-linux-"+name)
 }
 
 // debFile returns the package `make deb` built for a Debian architecture.
@@ -100,6 +123,25 @@ func debFile(t *testing.T, arch string) string {
 	needTool(t, "dpkg-deb")
 	debOnce.do(t, "make deb", func() ([]byte, error) { return makeTarget("deb") })
 	return filepath.Join(buildDir, "gatewayd_"+testDebVersion+"_"+arch+".deb")
+}
+
+// fakeBuild stands in for `make build`: a directory with gatewayd and
+// gatewayctl that install.sh copies but nothing runs. It returns gatewayd.
+func fakeBuild(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	fakeExecutable(t, filepath.Join(dir, "gatewayctl"))
+	bin := filepath.Join(dir, "gatewayd")
+	fakeExecutable(t, bin)
+	return bin
+}
+
+// fakeExecutableIn makes one fake executable alone in a new directory.
+func fakeExecutableIn(t *testing.T, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	fakeExecutable(t, bin)
+	return bin
 }
 
 // needTool skips the test when a tool it drives is not installed at all

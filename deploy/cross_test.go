@@ -36,41 +36,43 @@ func TestCrossBuilds(t *testing.T) {
 		{"armv7", elf.EM_ARM, elf.ELFCLASS32, "7"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := crossBinary(t, tt.name)
-			f, err := elf.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			if f.Machine != tt.machine || f.Class != tt.class {
-				t.Errorf("ELF %v %v, want %v %v", f.Machine, f.Class, tt.machine, tt.class)
-			}
-			for _, p := range f.Progs {
-				if p.Type == elf.PT_INTERP {
-					t.Errorf("has a program interpreter: dynamically linked, want static")
+		for _, command := range []string{"gatewayd", "gatewayctl"} {
+			t.Run(tt.name+"/"+command, func(t *testing.T) {
+				path := crossCommand(t, command, tt.name)
+				f, err := elf.Open(path)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			info, err := buildinfo.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			settings := map[string]string{}
-			for _, s := range info.Settings {
-				settings[s.Key] = s.Value
-			}
-			want := map[string]string{"CGO_ENABLED": "0", "GOOS": "linux", "-trimpath": "true"}
-			if tt.goarm != "" {
-				want["GOARM"] = tt.goarm
-			}
-			for k, v := range want {
-				if settings[k] != v {
-					t.Errorf("build setting %s = %q, want %q", k, settings[k], v)
+				defer f.Close()
+				if f.Machine != tt.machine || f.Class != tt.class {
+					t.Errorf("ELF %v %v, want %v %v", f.Machine, f.Class, tt.machine, tt.class)
 				}
-			}
-			// -trimpath keeps -ldflags out of the build info: the version
-			// stamp is checked by running -version (TestARMVersionUnderQEMU).
-		})
+				for _, p := range f.Progs {
+					if p.Type == elf.PT_INTERP {
+						t.Errorf("has a program interpreter: dynamically linked, want static")
+					}
+				}
+				info, err := buildinfo.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				settings := map[string]string{}
+				for _, s := range info.Settings {
+					settings[s.Key] = s.Value
+				}
+				want := map[string]string{"CGO_ENABLED": "0", "GOOS": "linux", "-trimpath": "true"}
+				if tt.goarm != "" {
+					want["GOARM"] = tt.goarm
+				}
+				for k, v := range want {
+					if settings[k] != v {
+						t.Errorf("build setting %s = %q, want %q", k, settings[k], v)
+					}
+				}
+				// -trimpath keeps -ldflags out of the build info: the version
+				// stamp is checked by running -version (TestARMVersionUnderQEMU).
+			})
+		}
 	}
 }
 
@@ -88,26 +90,35 @@ var qemuTargets = []qemuRun{
 	{"armv7", []string{"qemu-arm-static", "-cpu", "cortex-a7"}},
 }
 
-// TestARMVersionUnderQEMU runs `gatewayd -version` for each ARM build.
+// TestARMVersionUnderQEMU runs `gatewayd -version` and `gatewayctl -version`
+// for each ARM build: both print the one version the packages carry
+// (1.2.3+4+gitabcdef0 for `git describe` v1.2.3-4-gabcdef0), then the commit.
 func TestARMVersionUnderQEMU(t *testing.T) {
 	for _, q := range qemuTargets {
-		t.Run(q.name, func(t *testing.T) {
-			needTool(t, q.qemu[0])
-			bin := crossBinary(t, q.name)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			args := append(append([]string{}, q.qemu[1:]...), bin, "-version")
-			out, err := exec.CommandContext(ctx, q.qemu[0], args...).CombinedOutput()
-			if err != nil {
-				t.Fatalf("%s -version: %v\n%s", q.name, err, out)
-			}
-			for _, want := range []string{testVersion, testCommit, "go1."} {
-				if !strings.Contains(string(out), want) {
-					t.Errorf("-version printed %q, want it to contain %q", out, want)
+		for _, command := range []string{"gatewayd", "gatewayctl"} {
+			t.Run(q.name+"/"+command, func(t *testing.T) {
+				needTool(t, q.qemu[0])
+				out := qemuVersion(t, q, crossCommand(t, command, q.name))
+				want := command + " " + testDebVersion + " (commit " + testCommit + ", go1."
+				if !strings.HasPrefix(out, want) {
+					t.Errorf("-version printed %q, want it to start %q", out, want)
 				}
-			}
-		})
+			})
+		}
 	}
+}
+
+// qemuVersion runs an ARM binary's -version under qemu-user.
+func qemuVersion(t *testing.T, q qemuRun, bin string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := append(append([]string{}, q.qemu[1:]...), bin, "-version")
+	out, err := exec.CommandContext(ctx, q.qemu[0], args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s -version: %v\n%s", bin, err, out)
+	}
+	return string(out)
 }
 
 // TestARMv7BuildNeedsARMv7 is the control for the armv6 row above: the armv7

@@ -4,26 +4,25 @@ package deploy
 
 import (
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
 	"debug/elf"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestDebPackages inspects what `make deb` built, as dpkg will see it.
 func TestDebPackages(t *testing.T) {
-	tests := []struct {
-		arch    string
-		machine elf.Machine
-	}{
-		{"arm64", elf.EM_AARCH64},
-		{"armhf", elf.EM_ARM},
-	}
-	for _, tt := range tests {
+	for _, tt := range debArchs {
 		t.Run(tt.arch, func(t *testing.T) {
 			deb := debFile(t, tt.arch)
 			fields := map[string]string{
@@ -49,11 +48,18 @@ func TestDebPackages(t *testing.T) {
 
 			// Every file with its mode and owner; nothing more.
 			wantContents := map[string]string{
-				"./usr/bin/gatewayd":                    "-rwxr-xr-x root/root",
-				"./etc/gatewayd/gatewayd.yaml":          "-rw-r--r-- root/root",
-				"./lib/systemd/system/gatewayd.service": "-rw-r--r-- root/root",
-				"./lib/systemd/system/gatewayd.socket":  "-rw-r--r-- root/root",
-				"./usr/lib/sysusers.d/gatewayd.conf":    "-rw-r--r-- root/root",
+				"./usr/sbin/gatewayd":                     "-rwxr-xr-x root/root",
+				"./usr/bin/gatewayctl":                    "-rwxr-xr-x root/root",
+				"./usr/share/man/man8/gatewayd.8.gz":      "-rw-r--r-- root/root",
+				"./usr/share/man/man5/gatewayd.yaml.5.gz": "-rw-r--r-- root/root",
+				"./usr/share/man/man1/gatewayctl.1.gz":    "-rw-r--r-- root/root",
+				"./usr/share/doc/gatewayd/copyright":      "-rw-r--r-- root/root",
+				"./usr/share/doc/gatewayd/changelog.gz":   "-rw-r--r-- root/root",
+				"./usr/share/lintian/overrides/gatewayd":  "-rw-r--r-- root/root",
+				"./etc/gatewayd/gatewayd.yaml":            "-rw-r--r-- root/root",
+				"./lib/systemd/system/gatewayd.service":   "-rw-r--r-- root/root",
+				"./lib/systemd/system/gatewayd.socket":    "-rw-r--r-- root/root",
+				"./usr/lib/sysusers.d/gatewayd.conf":      "-rw-r--r-- root/root",
 			}
 			for _, line := range strings.Split(strings.TrimSpace(run(t, "dpkg-deb", "--contents", deb)), "\n") {
 				f := strings.Fields(line)
@@ -91,22 +97,140 @@ func TestDebPackages(t *testing.T) {
 				"gatewayd.socket":          "lib/systemd/system/gatewayd.socket",
 				"gatewayd.sysusers":        "usr/lib/sysusers.d/gatewayd.conf",
 				"../configs/gatewayd.yaml": "etc/gatewayd/gatewayd.yaml",
+				"debian/copyright":         "usr/share/doc/gatewayd/copyright",
+				"debian/lintian-overrides": "usr/share/lintian/overrides/gatewayd",
+				"man/gatewayd.8":           "usr/share/man/man8/gatewayd.8.gz",
+				"man/gatewayd.yaml.5":      "usr/share/man/man5/gatewayd.yaml.5.gz",
+				"man/gatewayctl.1":         "usr/share/man/man1/gatewayctl.1.gz",
 			} {
 				a, _ := os.ReadFile(src)
-				b, _ := os.ReadFile(filepath.Join(x, dst))
+				b := readMaybeGzip(t, filepath.Join(x, dst))
 				if !bytes.Equal(a, b) {
 					t.Errorf("%s in the package differs from %s", dst, src)
 				}
 			}
-			f, err := elf.Open(filepath.Join(x, "usr/bin/gatewayd"))
-			if err != nil {
-				t.Fatal(err)
+			// The changelog's first entry is this very version, dated
+			// SOURCE_DATE_EPOCH, above the project's own entries.
+			changelog := string(readMaybeGzip(t, filepath.Join(x, "usr/share/doc/gatewayd/changelog.gz")))
+			if first, _, _ := strings.Cut(changelog, "\n"); first != "gatewayd ("+testDebVersion+") unstable; urgency=medium" {
+				t.Errorf("changelog starts %q, want the entry for %s", first, testDebVersion)
 			}
-			defer f.Close()
-			if f.Machine != tt.machine {
-				t.Errorf("packaged binary is %v, want %v", f.Machine, tt.machine)
+			if src, _ := os.ReadFile("debian/changelog"); !strings.HasSuffix(changelog, string(src)) {
+				t.Errorf("changelog does not end with deploy/debian/changelog:\n%s", changelog)
+			}
+			for _, bin := range []string{"usr/sbin/gatewayd", "usr/bin/gatewayctl"} {
+				f, err := elf.Open(filepath.Join(x, bin))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.Machine != tt.machine {
+					t.Errorf("packaged %s is %v, want %v", bin, f.Machine, tt.machine)
+				}
+				f.Close()
+			}
+			// One version everywhere: what the packaged binaries print is
+			// the package's Version field.
+			version := strings.TrimSpace(run(t, "dpkg-deb", "--field", deb, "Version"))
+			for _, bin := range []string{"usr/sbin/gatewayd", "usr/bin/gatewayctl"} {
+				needTool(t, tt.qemu.qemu[0])
+				out := qemuVersion(t, tt.qemu, filepath.Join(x, bin))
+				if want := filepath.Base(bin) + " " + version + " ("; !strings.HasPrefix(out, want) {
+					t.Errorf("packaged %s -version printed %q, want it to start %q (the package's Version)", bin, out, want)
+				}
 			}
 		})
+	}
+}
+
+// debArchs are the packages `make deb` builds.
+var debArchs = []struct {
+	arch    string
+	machine elf.Machine
+	qemu    qemuRun // to run its binaries here
+}{
+	{"arm64", elf.EM_AARCH64, qemuTargets[0]},
+	{"armhf", elf.EM_ARM, qemuTargets[1]},
+}
+
+// readMaybeGzip reads a file, uncompressing it if its name ends in .gz.
+func readMaybeGzip(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return b
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if !zr.ModTime.IsZero() || zr.Name != "" {
+		t.Errorf("%s: gzip header keeps name %q and time %v; want neither (gzip -n), for reproducible builds", path, zr.Name, zr.ModTime)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out
+}
+
+var lintianTagRE = regexp.MustCompile(`(?m)^[EWIPXCO]: .*$`)
+
+// TestLintian holds both packages to Debian's own checker at its strictest
+// (every tag, experimental and pedantic included). What a static Go binary
+// cannot avoid is overridden, with the reason, in debian/lintian-overrides;
+// an override that no longer matches is itself reported.
+func TestLintian(t *testing.T) {
+	needTool(t, "lintian")
+	for _, tt := range debArchs {
+		t.Run(tt.arch, func(t *testing.T) {
+			deb := debFile(t, tt.arch)
+			out, err := exec.Command("lintian", "-EvIL", "+pedantic", deb).CombinedOutput()
+			tags := lintianTagRE.FindAllString(string(out), -1)
+			t.Logf("lintian -EvIL +pedantic %s: %d tags, exit %v", filepath.Base(deb), len(tags), err)
+			if err != nil || len(tags) > 0 {
+				t.Errorf("lintian: %v\n%s", err, strings.Join(tags, "\n"))
+			}
+		})
+	}
+}
+
+// TestDebReproducible builds the packages a second time, into another
+// directory, a few seconds later and under another umask, and wants the same
+// bytes: the same commit gives the same .deb (SOURCE_DATE_EPOCH fixes every
+// date in it).
+func TestDebReproducible(t *testing.T) {
+	first := map[string]string{}
+	for _, tt := range debArchs {
+		first[tt.arch] = debFile(t, tt.arch)
+	}
+	dir := t.TempDir()
+	time.Sleep(1100 * time.Millisecond) // a second build in another second
+	old := syscall.Umask(0o002)
+	out, err := makeIn(dir, "deb")
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatalf("second make deb: %v\n%s", err, out)
+	}
+	for _, tt := range debArchs {
+		a, err := os.ReadFile(first[tt.arch])
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := filepath.Join(dir, filepath.Base(first[tt.arch]))
+		b, err := os.ReadFile(second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: two builds differ (%d and %d bytes, sha256 %x and %x)", tt.arch, len(a), len(b), sha256.Sum256(a), sha256.Sum256(b))
+			if _, err := exec.LookPath("diffoscope"); err == nil {
+				d, _ := exec.Command("diffoscope", first[tt.arch], second).CombinedOutput()
+				t.Logf("diffoscope:\n%s", d)
+			}
+		}
 	}
 }
 
@@ -154,9 +278,12 @@ func TestDebInstallUpgradeRemove(t *testing.T) {
 
 	r.dpkg(t, "--install", v1)
 	wantFiles(t, string(r), map[string]fs.FileMode{
-		"usr/bin/gatewayd": 0o755,
-		sockWants:          fs.ModeSymlink | 0o777,
-		svcWants:           fs.ModeSymlink | 0o777,
+		"usr/sbin/gatewayd":                0o755,
+		"usr/bin/gatewayctl":               0o755,
+		"usr/share/man/man8/gatewayd.8.gz": 0o644,
+		"usr/share/doc/gatewayd/copyright": 0o644,
+		sockWants:                          fs.ModeSymlink | 0o777,
+		svcWants:                           fs.ModeSymlink | 0o777,
 	})
 	wantLine(t, r.path("etc/passwd"), `^gatewayd:x:\d+:\d+:[^:]*:/nonexistent:/usr/sbin/nologin$`)
 	wantLine(t, r.path("etc/group"), `^gpio:x:\d+:gatewayd$`)
@@ -181,12 +308,27 @@ func TestDebInstallUpgradeRemove(t *testing.T) {
 	wantFiles(t, string(r), map[string]fs.FileMode{sockWants: 0, svcWants: fs.ModeSymlink | 0o777})
 
 	r.dpkg(t, "--remove", "gatewayd")
-	wantFiles(t, string(r), map[string]fs.FileMode{
-		"usr/bin/gatewayd":                    0,
+	removed := map[string]fs.FileMode{
+		"usr/sbin/gatewayd":                   0,
+		"usr/bin/gatewayctl":                  0,
 		"lib/systemd/system/gatewayd.service": 0,
 		"etc/gatewayd/gatewayd.yaml":          0o644,
 		"etc/systemd/system/gatewayd.service": fs.ModeSymlink | 0o777, // masked
+	}
+	wantFiles(t, string(r), removed)
+
+	// A reinstall over the config that removal left: postinst takes the
+	// same path as on an upgrade ($2 is set), unmasks the units and enables
+	// them again. (That it also starts the service is shown under a real
+	// systemd, in TestDebUnderSystemd.)
+	r.dpkg(t, "--install", v2)
+	wantFiles(t, string(r), map[string]fs.FileMode{
+		"usr/sbin/gatewayd":                   0o755,
+		"etc/systemd/system/gatewayd.service": 0,
+		svcWants:                              fs.ModeSymlink | 0o777,
 	})
+	r.dpkg(t, "--remove", "gatewayd")
+	wantFiles(t, string(r), removed)
 
 	r.dpkg(t, "--purge", "gatewayd")
 	wantFiles(t, string(r), map[string]fs.FileMode{

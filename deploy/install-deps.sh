@@ -11,10 +11,12 @@
 #   util-linux:          setpriv and unshare for the PrivateUsers= check
 #   systemd-container:   systemd-nspawn, to boot systemd with the package's units
 #   iproute2:            ip, used inside that container
+#   lintian:             Debian's package checker, run on both .debs
+#   man-db:              man, to render the manual pages with warnings on
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux lintian man-db)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")

@@ -113,8 +113,7 @@ func TestInstallScript(t *testing.T) {
 	needTool(t, "systemd-sysusers")
 	needTool(t, "systemctl")
 	root := t.TempDir()
-	bin := filepath.Join(t.TempDir(), "gatewayd")
-	fakeExecutable(t, bin)
+	bin := fakeBuild(t)
 	defaultConf, err := os.ReadFile(filepath.Join(top, "configs/gatewayd.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +124,11 @@ func TestInstallScript(t *testing.T) {
 
 	runInstall(t, root, bin)
 	wantFiles(t, root, map[string]fs.FileMode{
-		"usr/local/bin/gatewayd":                        0o755,
+		"usr/local/sbin/gatewayd":                       0o755,
+		"usr/local/bin/gatewayctl":                      0o755,
+		"usr/local/share/man/man8/gatewayd.8.gz":        0o644,
+		"usr/local/share/man/man5/gatewayd.yaml.5.gz":   0o644,
+		"usr/local/share/man/man1/gatewayctl.1.gz":      0o644,
 		"usr/local/lib/systemd/system/gatewayd.service": 0o644,
 		"usr/local/lib/systemd/system/gatewayd.socket":  0o644,
 		"usr/local/lib/sysusers.d/gatewayd.conf":        0o644,
@@ -139,7 +142,7 @@ func TestInstallScript(t *testing.T) {
 		t.Errorf("installed config differs from configs/gatewayd.yaml")
 	}
 	wantLine(t, filepath.Join(root, "usr/local/lib/systemd/system/gatewayd.service"),
-		`^ExecStart=/usr/local/bin/gatewayd -config /etc/gatewayd/gatewayd.yaml$`)
+		`^ExecStart=/usr/local/sbin/gatewayd -config /etc/gatewayd/gatewayd.yaml$`)
 	wantLine(t, filepath.Join(root, "etc/passwd"), `^gatewayd:x:\d+:\d+:[^:]*:/nonexistent:/usr/sbin/nologin$`)
 	wantLine(t, filepath.Join(root, "etc/group"), `^gpio:x:\d+:gatewayd$`)
 
@@ -175,7 +178,9 @@ func TestInstallScript(t *testing.T) {
 	t.Run("uninstall keeps the config", func(t *testing.T) {
 		runInstall(t, root, "--uninstall")
 		wantFiles(t, root, map[string]fs.FileMode{
-			"usr/local/bin/gatewayd":                        0,
+			"usr/local/sbin/gatewayd":                       0,
+			"usr/local/bin/gatewayctl":                      0,
+			"usr/local/share/man/man8/gatewayd.8.gz":        0,
 			"usr/local/lib/systemd/system/gatewayd.service": 0,
 			"usr/local/lib/systemd/system/gatewayd.socket":  0,
 			"usr/local/lib/sysusers.d/gatewayd.conf":        0,
@@ -200,9 +205,10 @@ func TestInstallScriptRejects(t *testing.T) {
 		wantErr  string
 	}{
 		{"missing binary", []string{"./no-such-gatewayd"}, 1, "not an executable file"},
+		{"missing gatewayctl beside it", []string{fakeExecutableIn(t, "gatewayd")}, 1, "gatewayctl: not an executable file"},
 		{"purge without uninstall", []string{"--purge"}, 1, "--purge goes with --uninstall"},
 		{"unknown flag", []string{"--frobnicate"}, 2, "unknown flag"},
-		{"two binaries", []string{"a", "b"}, 2, "usage"},
+		{"three binaries", []string{"a", "b", "c"}, 2, "usage"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,6 +234,6 @@ func TestInstallScriptRejects(t *testing.T) {
 // TestShellScripts lints every shell script this directory ships.
 func TestShellScripts(t *testing.T) {
 	needTool(t, "shellcheck")
-	run(t, "shellcheck", "install.sh", "build-deb.sh", "install-deps.sh",
-		"debian/postinst", "debian/prerm", "debian/postrm", "testdata/probe.sh", "testdata/probe-install.sh", "testdata/probe-lib.sh")
+	run(t, "shellcheck", "install.sh", "build-deb.sh", "install-deps.sh", "version.sh",
+		"debian/postinst", "debian/prerm", "debian/postrm", "testdata/probe.sh", "testdata/probe-install.sh", "testdata/probe-deb.sh", "testdata/probe-lib.sh")
 }

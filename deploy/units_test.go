@@ -51,6 +51,22 @@ func verifyRoot(t *testing.T) string {
 	return root
 }
 
+// installManPages puts deploy/man's pages, compressed, where man(1) looks
+// for them below dir, as the package does below /usr/share/man.
+func installManPages(t *testing.T, dir string) {
+	t.Helper()
+	pages, err := filepath.Glob("man/*.[0-9]")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no manual pages in deploy/man: %v", err)
+	}
+	for _, p := range pages {
+		section := p[len(p)-1:]
+		dst := filepath.Join(dir, "man"+section, filepath.Base(p)+".gz")
+		mustMkdir(t, filepath.Dir(dst))
+		run(t, "sh", "-c", `gzip -9nc "$1" >"$2"`, "sh", p, dst)
+	}
+}
+
 // fakeExecutable stands in for a binary that the step under test only
 // copies or checks the existence of, never runs.
 func fakeExecutable(t *testing.T, path string) {
@@ -75,24 +91,34 @@ func TestUnitsVerify(t *testing.T) {
 		{
 			name: "package layout",
 			setup: func(t *testing.T, root string) {
-				fakeExecutable(t, filepath.Join(root, "usr/bin/gatewayd"))
+				fakeExecutable(t, filepath.Join(root, "usr/sbin/gatewayd"))
 				for _, u := range []string{"gatewayd.service", "gatewayd.socket"} {
 					copyFile(t, u, filepath.Join(root, "etc/systemd/system", u), 0o644)
 				}
+				installManPages(t, filepath.Join(root, "usr/share/man"))
 			},
 		},
 		{
 			name: "install.sh layout",
 			setup: func(t *testing.T, root string) {
-				bin := filepath.Join(t.TempDir(), "gatewayd")
-				fakeExecutable(t, bin)
-				runInstall(t, root, bin)
+				runInstall(t, root, fakeBuild(t))
 			},
+		},
+		{
+			name: "a missing manual page is reported",
+			setup: func(t *testing.T, root string) {
+				fakeExecutable(t, filepath.Join(root, "usr/sbin/gatewayd"))
+				for _, u := range []string{"gatewayd.service", "gatewayd.socket"} {
+					copyFile(t, u, filepath.Join(root, "etc/systemd/system", u), 0o644)
+				}
+			},
+			wantFail: "man gatewayd(8)",
 		},
 		{
 			name: "a broken unit is reported",
 			setup: func(t *testing.T, root string) {
-				fakeExecutable(t, filepath.Join(root, "usr/bin/gatewayd"))
+				fakeExecutable(t, filepath.Join(root, "usr/sbin/gatewayd"))
+				installManPages(t, filepath.Join(root, "usr/share/man"))
 				b, err := os.ReadFile("gatewayd.service")
 				if err != nil {
 					t.Fatal(err)
@@ -108,7 +134,11 @@ func TestUnitsVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := verifyRoot(t)
 			tt.setup(t, root)
-			out, err := exec.Command("systemd-analyze", "verify", "--root="+root, "gatewayd.socket", "gatewayd.service").CombinedOutput()
+			cmd := exec.Command("systemd-analyze", "verify", "--root="+root, "gatewayd.socket", "gatewayd.service")
+			// verify runs man(1) for each man: in Documentation=; pointed
+			// at the root, it checks the pages as they were installed.
+			cmd.Env = append(os.Environ(), "MANPATH="+root+"/usr/share/man:"+root+"/usr/local/share/man")
+			out, err := cmd.CombinedOutput()
 			clean := err == nil && len(bytes.TrimSpace(out)) == 0
 			switch {
 			case tt.wantFail == "" && !clean:
@@ -187,7 +217,9 @@ func TestServiceContract(t *testing.T) {
 	}{
 		{svc, "Type", "notify"},
 		{svc, "NotifyAccess", "main"},
-		{svc, "ExecStart", "/usr/bin/gatewayd -config /etc/gatewayd/gatewayd.yaml"},
+		{svc, "ExecStart", "/usr/sbin/gatewayd -config /etc/gatewayd/gatewayd.yaml"},
+		{svc, "Documentation", "man:gatewayd(8) man:gatewayd.yaml(5) https://github.com/gatewayd/gatewayd"},
+		{sock, "Documentation", "man:gatewayd(8) man:gatewayd.yaml(5) https://github.com/gatewayd/gatewayd"},
 		{svc, "ExecReload", "/bin/kill -HUP $MAINPID"},
 		{svc, "Restart", "on-failure"},
 		{svc, "User", "gatewayd"},
