@@ -79,7 +79,9 @@ func hostBuild(t *testing.T, o *once, name string) string {
 	dir := filepath.Join(buildDir, "host")
 	bin := filepath.Join(dir, name)
 	o.do(t, "go build ./cmd/"+name, func() ([]byte, error) {
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
+		// Stamped as make build stamps it, so a package built from it
+		// carries one version too.
+		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+testDebVersion+" -X main.commit="+testCommit, "-o", bin, "./cmd/"+name)
 		cmd.Dir = top
 		// For this machine even when the suite itself runs as arm64
 		// under qemu-user (GOARCH=arm64 go test -exec ...): the systemd

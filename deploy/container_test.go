@@ -5,6 +5,7 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestServiceUnderSystemd(t *testing.T) {
 	}
 	arch := strings.TrimSpace(run(t, "dpkg", "--print-architecture"))
 	work := t.TempDir()
-	deb := strings.TrimSpace(run(t, "./build-deb.sh", arch, testVersion, work, hostDaemon(t)))
+	deb := strings.TrimSpace(run(t, "./build-deb.sh", arch, testVersion, work, hostDaemon(t), hostCtl(t)))
 	pkg := filepath.Join(work, "pkg")
 	run(t, "dpkg-deb", "--extract", deb, pkg)
 	// The package's /usr and /lib (which is /usr/lib here) as one layer
@@ -166,7 +167,8 @@ func bootProbe(t *testing.T, script string, extra ...string) map[string]string {
 	t.Cleanup(func() {
 		if t.Failed() {
 			journal, _ := os.ReadFile(filepath.Join(out, "journal"))
-			t.Logf("probe results:\n%s\njournal:\n%s", raw, journal)
+			dpkgLog, _ := os.ReadFile(filepath.Join(out, "dpkg.log"))
+			t.Logf("probe results:\n%s\njournal:\n%s\ndpkg:\n%s", raw, journal, dpkgLog)
 		}
 	})
 	if err != nil || results["finished"] != "yes" {
@@ -184,17 +186,25 @@ func TestInstallScriptUnderSystemd(t *testing.T) {
 	needRoot(t)
 	needTool(t, "systemd-nspawn")
 	bin := hostDaemon(t)
+	hostCtl(t)           // beside it, where install.sh looks for it
 	upper := t.TempDir() // /usr/local/... written by install.sh lands here
-	results := bootProbe(t, "testdata/probe-install.sh",
-		"--overlay=/usr:"+upper+":/usr",
-		"--bind-ro="+top+":/src",
-		"--bind-ro="+bin+":/src-bin/gatewayd")
+	extra := []string{
+		"--overlay=/usr:" + upper + ":/usr",
+		"--bind-ro=" + top + ":/src",
+		"--bind-ro=" + filepath.Dir(bin) + ":/src-bin",
+	}
+	if _, err := os.Stat("/etc/manpath.config"); err == nil {
+		extra = append(extra, "--bind-ro=/etc/manpath.config")
+	}
+	results := bootProbe(t, "testdata/probe-install.sh", extra...)
 	tests := []probeCheck{
 		{"install_rc", "0", "install succeeds"},
 		{"service", "active", "the service is started"},
 		{"socket", "active", "the socket is started"},
 		{"enabled", "enabled,enabled,", "both start at boot"},
-		{"execstart", "/usr/local/bin/gatewayd", "the unit runs the installed binary"},
+		{"execstart", "/usr/local/sbin/gatewayd", "the unit runs the installed binary"},
+		{"ctl_path", "/usr/local/bin/gatewayctl", "gatewayctl is on the PATH"},
+		{"man_gatewayd", "/usr/local/share/man/man8/gatewayd.8.gz", "man gatewayd finds gatewayd(8)"},
 		{"echo", "first", "it serves"},
 		{"update_rc", "0", "a second run succeeds"},
 		{"update_restarted", "yes", "the service runs the new binary"},
@@ -207,6 +217,70 @@ func TestInstallScriptUnderSystemd(t *testing.T) {
 		{"uninstalled_binary", "gone", "the binary is removed"},
 		{"uninstalled_config", "kept", "the config stays without --purge"},
 		{"uninstalled_port", "closed", "nothing listens any more"},
+	}
+	judge(t, results, tests)
+}
+
+// TestDebUnderSystemd installs the Debian package for this machine with
+// dpkg in a container running a real systemd, so postinst, prerm and postrm
+// start and stop real units, as on a Pi: the first install starts the
+// service, gatewayctl is on the PATH and the manual pages are where man
+// finds them; `dpkg -r` stops everything; a reinstall starts the service
+// again (it once stayed inactive until the first client arrived); an
+// upgrade restarts it while the socket stays open; purge removes the rest.
+func TestDebUnderSystemd(t *testing.T) {
+	needRoot(t)
+	needTool(t, "systemd-nspawn")
+	needTool(t, "dpkg-deb")
+	arch := strings.TrimSpace(run(t, "dpkg", "--print-architecture"))
+	pkgs := t.TempDir()
+	for i, version := range []string{testVersion, "v1.3.0"} {
+		deb := strings.TrimSpace(run(t, "./build-deb.sh", arch, version, t.TempDir(), hostDaemon(t), hostCtl(t)))
+		if err := os.Rename(deb, filepath.Join(pkgs, fmt.Sprintf("gatewayd-%d.deb", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := newDpkgRoot(t)
+	upper := t.TempDir() // what dpkg writes below /usr lands here
+	extra := []string{
+		"--overlay=/usr:" + upper + ":/usr",
+		"--bind=" + db.path("var/lib/dpkg") + ":/var/lib/dpkg",
+		"--bind-ro=" + pkgs + ":/pkg",
+	}
+	if _, err := os.Stat("/etc/manpath.config"); err == nil {
+		extra = append(extra, "--bind-ro=/etc/manpath.config")
+	}
+	results := bootProbe(t, "testdata/probe-deb.sh", extra...)
+	tests := []probeCheck{
+		{"install_rc", "0", "dpkg -i succeeds"},
+		{"install_service", "active", "postinst starts the service"},
+		{"install_socket", "active", "and its socket"},
+		{"install_enabled", "enabled,enabled,", "both start at boot"},
+		{"install_execstart", "/usr/sbin/gatewayd", "the daemon is in /usr/sbin"},
+		{"ctl_path", "/usr/bin/gatewayctl", "gatewayctl is on the PATH"},
+		{"ctl_send", "Received from server: hello-ctl", "and talks to the daemon"},
+		{"version_same", "yes", "gatewayd -version prints the package's version"},
+		{"man_gatewayd", "/usr/share/man/man8/gatewayd.8.gz", "man gatewayd finds gatewayd(8)"},
+		{"man_yaml", "/usr/share/man/man5/gatewayd.yaml.5.gz", "man gatewayd.yaml finds gatewayd.yaml(5)"},
+		{"man_ctl", "/usr/share/man/man1/gatewayctl.1.gz", "man gatewayctl finds gatewayctl(1)"},
+		{"man_title", "GATEWAYD.YAML(5) File Formats GATEWAYD.YAML(5)", "the page renders"},
+		{"documentation", `"man:gatewayd(8)" "man:gatewayd.yaml(5)" https://github.com/gatewayd/gatewayd`, "systemctl help gatewayd opens the page"},
+		{"remove_rc", "0", "dpkg -r succeeds"},
+		{"removed_service", "inactive", "prerm stops the service"},
+		{"removed_socket", "inactive", "and the socket"},
+		{"removed_binary", "gone", "the daemon is removed"},
+		{"reinstall_rc", "0", "the reinstall succeeds"},
+		{"reinstall_service", "active", "a reinstall starts the service, not only its socket"},
+		{"reinstall_socket", "active", "and its socket"},
+		{"reinstall_echo", "after-reinstall", "it serves"},
+		{"upgrade_rc", "0", "the upgrade succeeds"},
+		{"upgrade_version", "1.3.0", "to the new version"},
+		{"upgrade_restarted", "yes", "the service runs the new binary"},
+		{"upgrade_socket_kept", "yes", "the socket was not restarted"},
+		{"upgrade_echo", "after-upgrade", "it serves after the upgrade"},
+		{"purge_rc", "0", "purge succeeds"},
+		{"purged_service", "inactive", "nothing runs"},
+		{"purged_config", "gone", "the configuration is removed"},
 	}
 	judge(t, results, tests)
 }

@@ -270,7 +270,7 @@ func TestDebInstallUpgradeRemove(t *testing.T) {
 	needTool(t, "deb-systemd-helper")
 	v1 := debFile(t, "arm64")
 	v2dir := t.TempDir()
-	v2 := strings.TrimSpace(run(t, "./build-deb.sh", "arm64", "v1.3.0", v2dir, crossBinary(t, "arm64")))
+	v2 := strings.TrimSpace(run(t, "./build-deb.sh", "arm64", "v1.3.0", v2dir, crossBinary(t, "arm64"), crossCommand(t, "gatewayctl", "arm64")))
 	r := newDpkgRoot(t)
 	sockWants := "etc/systemd/system/sockets.target.wants/gatewayd.socket"
 	svcWants := "etc/systemd/system/multi-user.target.wants/gatewayd.service"
