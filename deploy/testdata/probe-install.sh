@@ -18,7 +18,8 @@ say enabled "$(systemctl is-enabled gatewayd.service gatewayd.socket | tr '\n' ,
 say execstart "$(systemctl show -P ExecStart gatewayd.service | sed -n 's/.*path=\([^ ;]*\).*/\1/p')"
 say echo "$(echo_once 127.0.0.1 65432 first)"
 say ctl_path "$(command -v gatewayctl)"
-say man_gatewayd "$(man -w gatewayd 2>&1)"
+# readlink: Debian links /usr/local/man to share/man, and man may name either.
+say man_gatewayd "$(readlink -f "$(man -w gatewayd 2>&1)")"
 
 # An update: the service restarts on the new binary, the socket stays up.
 pid=$(systemctl show -P MainPID gatewayd.service)
