@@ -9,7 +9,12 @@
 //   - install.sh: install from a built binary, or uninstall (tested against a
 //     scratch root).
 //   - build-deb.sh, debian/: the arm64 and armhf Debian packages (inspected
-//     with dpkg-deb and installed into a scratch root with dpkg).
+//     with dpkg-deb and lintian, built twice to show they are reproducible,
+//     installed into a scratch root and under a real systemd with dpkg).
+//     debian/copyright is checked against the Go modules in the binaries.
+//   - man/: gatewayd(8), gatewayd.yaml(5) and gatewayctl(1), checked against
+//     the programs' -h and the default configuration's keys.
+//   - version.sh: the one version string the binaries and packages carry.
 //   - install-deps.sh: the Debian packages these tests need.
 //
 // The tests also run the cross-compiled ARM daemons under qemu-user and echo

@@ -13,10 +13,12 @@
 #   iproute2:            ip, used inside that container
 #   mosquitto(-clients): the real MQTT broker the gateway/bridge tests start
 #   openssl:             s_client, which shows gateway/tlsconf's TLS 1.2 suite
+#   lintian:             Debian's package checker, run on both .debs
+#   man-db:              man, to render the manual pages with warnings on
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl lintian man-db)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")

@@ -2,7 +2,10 @@
 # Install gatewayd from a built binary on a systemd host (a Raspberry Pi
 # without the Debian package, or a PC), or uninstall it.
 #
-#   sudo deploy/install.sh [BINARY]              install or update (default ./gatewayd)
+#   sudo deploy/install.sh [GATEWAYD [GATEWAYCTL]]  install or update
+#                                                (default ./gatewayd, and gatewayctl
+#                                                beside it: bin/gatewayd -> bin/gatewayctl,
+#                                                bin/gatewayd-linux-arm64 -> bin/gatewayctl-linux-arm64)
 #   sudo deploy/install.sh --uninstall           remove it, keep /etc/gatewayd
 #   sudo deploy/install.sh --uninstall --purge   remove it and /etc/gatewayd
 #   deploy/install.sh --root DIR [...]           the same into a scratch root
@@ -10,7 +13,9 @@
 #
 # What goes where (the Debian package owns /usr and /lib instead; the two
 # are not meant to be mixed, so this script refuses to run over the package):
-#   /usr/local/bin/gatewayd                          the binary
+#   /usr/local/sbin/gatewayd                         the daemon
+#   /usr/local/bin/gatewayctl                        the client
+#   /usr/local/share/man/man{1,5,8}/*.gz             gatewayctl(1), gatewayd.yaml(5), gatewayd(8)
 #   /usr/local/lib/systemd/system/gatewayd.{service,socket}
 #   /usr/local/lib/sysusers.d/gatewayd.conf          the gatewayd user, gpio group
 #   /etc/gatewayd/gatewayd.yaml                      the config, never overwritten
@@ -42,7 +47,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 usage() {
 	cat >&2 <<EOF
-usage: $prog [--root DIR] [BINARY]
+usage: $prog [--root DIR] [GATEWAYD [GATEWAYCTL]]
        $prog [--root DIR] --uninstall [--purge]
 EOF
 	exit 2
@@ -57,6 +62,7 @@ root=${DESTDIR:-}
 uninstall=0
 purge=0
 binary=
+ctl=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--root)
@@ -79,8 +85,13 @@ while [ $# -gt 0 ]; do
 	-h | --help) usage ;;
 	-*) echo "$prog: unknown flag $1" >&2; usage ;;
 	*)
-		[ -z "$binary" ] || usage
-		binary=$1
+		if [ -z "$binary" ]; then
+			binary=$1
+		elif [ -z "$ctl" ]; then
+			ctl=$1
+		else
+			usage
+		fi
 		shift
 		;;
 	esac
@@ -94,6 +105,9 @@ if [ -n "$root" ]; then
 fi
 
 bindir=$root/usr/local/bin
+sbindir=$root/usr/local/sbin
+mandir=$root/usr/local/share/man
+manpages="man8/gatewayd.8.gz man5/gatewayd.yaml.5.gz man1/gatewayctl.1.gz"
 unitdir=$root/usr/local/lib/systemd/system
 sysusersdir=$root/usr/local/lib/sysusers.d
 confdir=$root/etc/gatewayd
@@ -142,7 +156,10 @@ do_uninstall() {
 		fi
 	fi
 	rm -f "$unitdir/gatewayd.service" "$unitdir/gatewayd.socket" \
-		"$sysusersdir/gatewayd.conf" "$bindir/gatewayd"
+		"$sysusersdir/gatewayd.conf" "$sbindir/gatewayd" "$bindir/gatewayctl"
+	for page in $manpages; do
+		rm -f "$mandir/$page"
+	done
 	if have_systemd; then
 		systemctl daemon-reload
 	fi
@@ -161,9 +178,16 @@ do_uninstall() {
 
 do_install() {
 	binary=${binary:-./gatewayd}
-	if [ ! -f "$binary" ] || [ ! -x "$binary" ]; then
-		die "binary $binary: not an executable file (build it: make build)"
+	if [ -z "$ctl" ]; then
+		local base=${binary##*/}
+		ctl=$(dirname "$binary")/${base/gatewayd/gatewayctl}
 	fi
+	local b
+	for b in "$binary" "$ctl"; do
+		if [ ! -f "$b" ] || [ ! -x "$b" ]; then
+			die "binary $b: not an executable file (build both: make build)"
+		fi
+	done
 	local conf_src=$here/../configs/gatewayd.yaml
 	[ -f "$conf_src" ] || die "default config $conf_src: missing"
 	command -v systemd-sysusers >/dev/null || die "systemd-sysusers not found: this script needs systemd"
@@ -171,7 +195,7 @@ do_install() {
 	# The binary is installed last: its absence marks an install that has
 	# not completed, so a rerun after a failure still enables the units.
 	local fresh=0
-	[ -e "$bindir/gatewayd" ] || fresh=1
+	[ -e "$sbindir/gatewayd" ] || fresh=1
 
 	# User and group first: the files below may be owned by them.
 	install_file 0644 "$here/gatewayd.sysusers" "$sysusersdir/gatewayd.conf"
@@ -205,9 +229,9 @@ do_install() {
 	# Units: the same files as the package's, with the binary's local path.
 	local tmp
 	tmp=$(mktemp)
-	sed 's|^ExecStart=/usr/bin/gatewayd |ExecStart=/usr/local/bin/gatewayd |' \
+	sed 's|^ExecStart=/usr/sbin/gatewayd |ExecStart=/usr/local/sbin/gatewayd |' \
 		"$here/gatewayd.service" >"$tmp"
-	grep -q '^ExecStart=/usr/local/bin/gatewayd ' "$tmp" || die "gatewayd.service: ExecStart not rewritten"
+	grep -q '^ExecStart=/usr/local/sbin/gatewayd ' "$tmp" || die "gatewayd.service: ExecStart not rewritten"
 	install_file 0644 "$tmp" "$unitdir/gatewayd.service"
 	rm -f "$tmp"
 	install_file 0644 "$here/gatewayd.socket" "$unitdir/gatewayd.socket"
@@ -217,7 +241,19 @@ do_install() {
 		sysctl_offline enable $units
 	fi
 
-	install_file 0755 "$binary" "$bindir/gatewayd"
+	# The manual pages, compressed as man-db expects; -n keeps the same page
+	# byte for byte the same, so a rerun changes nothing.
+	local page name
+	for page in "$here"/man/*.[0-9]; do
+		name=${page##*/}
+		tmp=$(mktemp)
+		gzip -9nc "$page" >"$tmp"
+		install_file 0644 "$tmp" "$mandir/man${name##*.}/$name.gz"
+		rm -f "$tmp"
+	done
+	install_file 0755 "$ctl" "$bindir/gatewayctl"
+
+	install_file 0755 "$binary" "$sbindir/gatewayd"
 
 	if have_systemd; then
 		systemctl daemon-reload

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Runs inside the systemd-nspawn container that deploy_test.go's
+# Runs inside the systemd-nspawn container that container_test.go's
 # TestInstallScriptUnderSystemd boots: deploy/install.sh against a live
 # systemd, as an admin would run it on a Pi without the package. The
-# repository is at /src (read-only), the built daemon at /src-bin/gatewayd.
+# repository is at /src (read-only), the built gatewayd and gatewayctl in
+# /src-bin.
 # One KEY=VALUE line per observation goes to /out/results; then power off.
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=probe-lib.sh
@@ -16,6 +17,9 @@ say socket "$(systemctl is-active gatewayd.socket)"
 say enabled "$(systemctl is-enabled gatewayd.service gatewayd.socket | tr '\n' ,)"
 say execstart "$(systemctl show -P ExecStart gatewayd.service | sed -n 's/.*path=\([^ ;]*\).*/\1/p')"
 say echo "$(echo_once 127.0.0.1 65432 first)"
+say ctl_path "$(command -v gatewayctl)"
+# readlink: Debian links /usr/local/man to share/man, and man may name either.
+say man_gatewayd "$(readlink -f "$(man -w gatewayd 2>&1)")"
 
 # An update: the service restarts on the new binary, the socket stays up.
 pid=$(systemctl show -P MainPID gatewayd.service)
@@ -33,7 +37,7 @@ say update_echo "$(echo_once 127.0.0.1 65432 second)"
 say uninstall_rc $?
 say uninstalled_service "$(systemctl is-active gatewayd.service)"
 say uninstalled_socket "$(systemctl is-active gatewayd.socket)"
-say uninstalled_binary "$([ -e /usr/local/bin/gatewayd ] && echo present || echo gone)"
+say uninstalled_binary "$([ -e /usr/local/sbin/gatewayd ] && echo present || echo gone)"
 say uninstalled_config "$([ -e /etc/gatewayd/gatewayd.yaml ] && echo kept || echo gone)"
 if echo_once 127.0.0.1 65432 x >/dev/null 2>&1; then say uninstalled_port open; else say uninstalled_port closed; fi
 say finished yes

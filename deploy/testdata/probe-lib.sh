@@ -1,5 +1,5 @@
 #!/bin/bash
-# Shared by the probes that deploy_test.go boots under systemd-nspawn
+# Shared by the probes that container_test.go boots under systemd-nspawn
 # (probe.sh, probe-install.sh), which source it from /opt/probe-lib.sh.
 # Observations go to /out/results as KEY=VALUE lines, for the Go test.
 out=/out/results

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs inside the systemd-nspawn container that deploy_test.go's
+# Runs inside the systemd-nspawn container that container_test.go's
 # TestServiceUnderSystemd boots, as the oneshot probe.service, once
 # gatewayd.socket and gatewayd.service have been started by systemd itself.
 # It does what an admin would do on a Pi and writes one KEY=VALUE line per
