@@ -197,6 +197,9 @@ func (d *daemon) startMetrics() (func(), error) {
 	if d.bridge != nil {
 		src.Bridge = d.bridgeTotals
 	}
+	if d.cfg.Settings().MetricsPerBoard {
+		src.Boards = d.srv.Boards
+	}
 	s := &httpd.Server{Handler: metrics.Handler(src, d.log), Logger: d.log}
 	d.log.Info("metrics listening", "addr", l.Addr().String())
 	done := make(chan struct{})

@@ -29,6 +29,10 @@ type Source struct {
 	// Bridge, if set, reads the MQTT bridge's figures; nil: no bridge,
 	// and no gatewayd_mqtt_* series.
 	Bridge func() BridgeTotals
+
+	// Boards, if set, lists the connected boards for per-board series
+	// (metrics.per_board); nil: none.
+	Boards func() []gateway.BoardInfo
 }
 
 // BridgeTotals are the MQTT bridge's figures.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatewayd/gatewayd/gateway"
 )
@@ -125,5 +126,42 @@ func TestHandlerBridge(t *testing.T) {
 	}
 	if _, body := scrape(t, h, "/metrics"); value(t, body, "gatewayd_up") != 1 {
 		t.Errorf("gatewayd_up = 0 while only the broker is down")
+	}
+}
+
+// Per-board series appear only with metrics.per_board, one set a
+// connected board.
+func TestPerBoardSeries(t *testing.T) {
+	boards := []gateway.BoardInfo{
+		{ID: "kitchen-1", TLS: true, MessagesIn: 7, MessagesOut: 9, BytesIn: 70, BytesOut: 90, LastSeen: time.Unix(1700000000, 0)},
+		{ID: "attic", MessagesIn: 1},
+	}
+	src := Source{
+		Stats:   func() gateway.Stats { return gateway.Stats{} },
+		LEDs:    func() LEDTotals { return LEDTotals{} },
+		Healthy: func() error { return nil },
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	if _, body := scrape(t, Handler(src, quiet), "/metrics"); strings.Contains(body, "gatewayd_board_") {
+		t.Errorf("per-board series without per_board:\n%s", body)
+	}
+	src.Boards = func() []gateway.BoardInfo { return boards }
+	_, body := scrape(t, Handler(src, quiet), "/metrics")
+	for metric, want := range map[string]float64{
+		`gatewayd_board_messages_total{board="kitchen-1",direction="in"}`:  7,
+		`gatewayd_board_messages_total{board="kitchen-1",direction="out"}`: 9,
+		`gatewayd_board_bytes_total{board="kitchen-1",direction="out"}`:    90,
+		`gatewayd_board_last_seen_timestamp_seconds{board="kitchen-1"}`:    1700000000,
+		`gatewayd_board_tls{board="kitchen-1"}`:                            1,
+		`gatewayd_board_messages_total{board="attic",direction="in"}`:      1,
+		`gatewayd_board_tls{board="attic"}`:                                0,
+	} {
+		if got := value(t, body, metric); got != want {
+			t.Errorf("%s = %v, want %v", metric, got, want)
+		}
+	}
+	if strings.Contains(body, `gatewayd_board_last_seen_timestamp_seconds{board="attic"}`) {
+		t.Errorf("a board that sent nothing has a last-seen time:\n%s", body)
 	}
 }
