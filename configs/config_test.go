@@ -135,13 +135,14 @@ allow:
 		t.Fatal(err)
 	}
 	want := gateway.Policy{
-		Framing:         gateway.FramingLine,
-		MaxMessageBytes: 1024,
-		MaxClients:      10,
-		MaxClientsPerIP: 2,
-		IdleTimeout:     90 * time.Second,
-		WriteTimeout:    250 * time.Millisecond,
-		HelloTimeout:    10 * time.Second, // boards.hello_timeout's default
+		Framing:          gateway.FramingLine,
+		MaxMessageBytes:  1024,
+		MaxClients:       10,
+		MaxClientsPerIP:  2,
+		IdleTimeout:      90 * time.Second,
+		WriteTimeout:     250 * time.Millisecond,
+		HelloTimeout:     10 * time.Second, // boards.hello_timeout's default
+		HandshakeTimeout: 10 * time.Second, // tls.handshake_timeout's default
 		Allow: []netip.Prefix{
 			netip.MustParsePrefix("192.168.1.0/24"),
 			netip.MustParsePrefix("10.1.2.3/32"),
