@@ -128,6 +128,9 @@ func (b *bench) drive(ctx context.Context, t target, g *gateway, n int, rate flo
 	tl.settle(ctx, want, quiet, b.opts.drain)
 	p.arrived = tl.arrived.Load()
 	p.lost = tl.missing(upTo)
+	if p.lost > 0 {
+		b.logf("  %s, %d boards: %d lines never arrived: %s", t.name, n, p.lost, tl.gaps(upTo))
+	}
 	p.dups, _, _ = tl.duplicates()
 	return p, nil
 }

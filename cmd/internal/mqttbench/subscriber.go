@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,4 +201,39 @@ func (t *tally) settle(ctx context.Context, want uint64, quiet, limit time.Durat
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// gaps describes, for up to five boards, which sequence numbers in
+// 1..upTo[board] never arrived, as ranges: "m5b0001: 9-16, 20".
+func (t *tally) gaps(upTo map[string]uint64) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for id, last := range upTo {
+		b := t.boards[id]
+		has := func(seq uint64) bool {
+			w, bit := (seq-1)/64, uint64(1)<<((seq-1)%64)
+			return b != nil && w < uint64(len(b.bits)) && b.bits[w]&bit != 0
+		}
+		var ranges []string
+		for seq := uint64(1); seq <= last; seq++ {
+			if has(seq) {
+				continue
+			}
+			from := seq
+			for seq < last && !has(seq+1) {
+				seq++
+			}
+			if from == seq {
+				ranges = append(ranges, strconv.FormatUint(from, 10))
+			} else {
+				ranges = append(ranges, fmt.Sprintf("%d-%d", from, seq))
+			}
+		}
+		if len(ranges) > 0 && len(out) < 5 {
+			out = append(out, id+": "+strings.Join(ranges, ", "))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
 }

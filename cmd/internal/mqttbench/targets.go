@@ -62,7 +62,7 @@ mqtt:
 			return nil, err
 		}
 		if out, err := exec.CommandContext(ctx, bin, "-check", "-config", conf).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("gatewayd refuses the bridge configuration (framing: line and an mqtt: section; see CONTRACT.md \"The MQTT bridge\"); this tree's gatewayd may not have the bridge wired in yet:\n%s\n%s", strings.TrimSpace(string(out)), yaml)
+			return nil, fmt.Errorf("gatewayd refuses the bridge configuration (framing: line and an mqtt: section; see CONTRACT.md \"The MQTT bridge\"); this tree's gatewayd may not have the bridge wired in yet:\n%s\nthe configuration it was given:\n%s", strings.TrimSpace(string(out)), yaml)
 		}
 		p, err := proc.Start(ctx, proc.Spec{Name: "gatewayd", Argv: []string{bin, "-config", conf}, ListenRx: listeningRx})
 		if err != nil {
