@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := options{
-		size: *size, d: *d, rate: *rate,
+		size: *size, d: *d, rate: *rate, warmup: time.Second,
 		rampFrom: 500, rampSteps: 8,
 		restartRate: 1000, restartRun: 12 * time.Second, restartAt: 4 * time.Second, outage: 2 * time.Second,
 		drain: 60 * time.Second, reconnectQuiet: 10 * time.Second,
@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // quickOptions is the smoke run: seconds, not minutes.
 func quickOptions(size int) options {
 	return options{
-		boards: []int{5}, size: size, d: time.Second, rate: 200,
+		boards: []int{5}, size: size, d: time.Second, rate: 200, warmup: 200 * time.Millisecond,
 		rampFrom: 100, rampSteps: 2,
 		restartRate: 100, restartRun: 3 * time.Second, restartAt: time.Second, outage: 300 * time.Millisecond,
 		drain: 20 * time.Second, reconnectQuiet: 8 * time.Second,
@@ -182,8 +182,9 @@ func measureAll(ctx context.Context, opts options, dir string, targets []target,
 	fmt.Fprintf(stdout, `
 sustained: msg/s reaching the subscriber; gatewayd's boards send each line once the last is
   receipted (closed loop); Node-RED's are offered doubling rates from %.0f msg/s, and a rate is
-  kept up when every line written reached the subscriber within a second of the run's end.
-@%.0f/s: the boards offer that load in all; CPU/msg is the gateway process's CPU time
+  kept up when every line written reached the subscriber within a second of the run's end;
+  one more rate halfway between the last kept up and the first not, on a fresh process.
+@%.0f/s: after a second's warm-up, the boards offer that load in all; CPU/msg is the gateway process's CPU time
   (/proc/PID/stat, stragglers included) over the messages delivered; latencies are from
   when a line was due to its arrival at the subscriber (send→sub, compared for both, as
   Node-RED's tcp in does not echo) and, for gatewayd, to its echo (the receipt).
