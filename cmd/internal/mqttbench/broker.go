@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/gatewayd/gatewayd/cmd/internal/proc"
@@ -15,8 +17,31 @@ import (
 // broker is the mosquitto that both gateways publish to, started by the
 // benchmark on a free loopback port with a configuration it writes.
 type broker struct {
-	bin, conf, addr string
-	p               *proc.Process
+	bin, data, conf, addr string
+	p                     *proc.Process
+}
+
+// brokerDir makes mosquitto's data directory. Started as root, mosquitto
+// drops to the mosquitto user before it saves its database: the directory
+// must be that user's, and reachable by it, or persistence fails with no
+// more than a line in mosquitto's log and a restart loses every session.
+func brokerDir(parent string) (string, error) {
+	if os.Geteuid() != 0 {
+		data := filepath.Join(parent, "mosquitto")
+		return data, os.MkdirAll(data, 0o755)
+	}
+	data, err := os.MkdirTemp("", "mqttbench-mosquitto")
+	if err != nil {
+		return "", err
+	}
+	if u, err := user.Lookup("mosquitto"); err == nil {
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(data, uid, gid); err != nil {
+			return "", err
+		}
+	}
+	return data, nil
 }
 
 // startBroker writes a mosquitto configuration in dir and starts it. It
@@ -36,11 +61,11 @@ func startBroker(ctx context.Context, dir string) (*broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := filepath.Join(dir, "mosquitto")
-	if err := os.MkdirAll(data, 0o755); err != nil {
+	data, err := brokerDir(dir)
+	if err != nil {
 		return nil, err
 	}
-	b := &broker{bin: bin, conf: filepath.Join(data, "mosquitto.conf"), addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	b := &broker{bin: bin, data: data, conf: filepath.Join(data, "mosquitto.conf"), addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	conf := strings.Join([]string{
 		fmt.Sprintf("listener %d 127.0.0.1", port),
 		"allow_anonymous true",
@@ -69,6 +94,12 @@ func (b *broker) start(ctx context.Context) error {
 	}
 	b.p = p
 	return nil
+}
+
+// close stops mosquitto for good and removes its data.
+func (b *broker) close() {
+	b.stop()
+	os.RemoveAll(b.data)
 }
 
 // stop ends mosquitto as systemd would (SIGTERM), which saves its

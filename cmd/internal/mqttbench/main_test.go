@@ -61,6 +61,12 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("output lacks %s:\n%s", rx, got)
 			continue
 		}
+		if strings.Contains(got, "without the subscriber's session") {
+			// mosquitto restored no session for the subscriber: the tool
+			// said so, and the restart counts are not the gateway's.
+			t.Logf("the broker lost the subscriber's session in the restart:\n%s", got)
+			continue
+		}
 		if n := len(m); n >= 3 {
 			counted, _ := strconv.Atoi(m[n-2])
 			arrived, _ := strconv.Atoi(m[n-1])

@@ -84,6 +84,7 @@ type row struct {
 
 type restartResult struct {
 	counted, arrived, lost, dups uint64
+	subscriberLost               bool // the broker came back without the subscriber's session
 }
 
 // pass is one run of boards against a started gateway.
@@ -264,6 +265,7 @@ func (b *bench) restart(ctx context.Context, t target, n int) (restartResult, er
 	}
 	defer g.stop()
 	var restartErr error
+	lostBefore := b.sub.sessionLost.Load()
 	p, err := b.drive(ctx, t, g, n, b.opts.restartRate, b.opts.restartRun, b.opts.reconnectQuiet, func() {
 		time.Sleep(b.opts.restartAt)
 		b.broker.stop()
@@ -280,5 +282,10 @@ func (b *bench) restart(ctx context.Context, t target, n int) (restartResult, er
 	if t.echoes {
 		counted = p.receipted
 	}
-	return restartResult{counted: counted, arrived: counted - p.lost, lost: p.lost, dups: p.dups}, nil
+	r := restartResult{counted: counted, arrived: counted - p.lost, lost: p.lost, dups: p.dups}
+	if b.sub.sessionLost.Load() != lostBefore {
+		r.subscriberLost = true
+		b.logf("  %s, %d boards: mosquitto came back without the subscriber's session", t.name, n)
+	}
+	return r, nil
 }

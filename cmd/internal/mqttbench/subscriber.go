@@ -30,6 +30,12 @@ type subscriber struct {
 	cm     *autopaho.ConnectionManager
 	cancel context.CancelFunc
 	cur    atomic.Pointer[tally]
+
+	// sessionLost counts reconnections on which the broker had no session
+	// for the subscriber: whatever was published until it subscribed
+	// again went nowhere, and a loss counted then is not the gateway's.
+	connects    atomic.Int64
+	sessionLost atomic.Int64
 }
 
 func subscribe(ctx context.Context, brokerURL string) (*subscriber, error) {
@@ -42,12 +48,19 @@ func subscribe(ctx context.Context, brokerURL string) (*subscriber, error) {
 	ctx, s.cancel = context.WithCancel(ctx)
 	up := make(chan error, 1)
 	s.cm, err = autopaho.NewConnection(ctx, autopaho.ClientConfig{
-		ServerUrls:                    []*url.URL{u},
-		KeepAlive:                     30,
-		CleanStartOnInitialConnection: true,
+		ServerUrls: []*url.URL{u},
+		KeepAlive:  30,
+		// Clean Start stays off even on the first connection (the client ID
+		// is new, so there is no old session to resume): mosquitto 2.0.11
+		// persists no session that began with Clean Start on, and a
+		// restart then loses the subscription.
+		CleanStartOnInitialConnection: false,
 		SessionExpiryInterval:         3600,
 		ReconnectBackoff:              func(int) time.Duration { return 100 * time.Millisecond },
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+		OnConnectionUp: func(cm *autopaho.ConnectionManager, ca *paho.Connack) {
+			if s.connects.Add(1) > 1 && !ca.SessionPresent {
+				s.sessionLost.Add(1)
+			}
 			go func() {
 				_, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: upFilter, QoS: 1}}})
 				select {
