@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rate := fs.Float64("rate", 5000, "fixed offered load for CPU and latency, msg/s across all boards")
 	size := fs.Int("size", 64, "line length in bytes, LF included")
 	gateways := fs.String("gateways", "gatewayd,nodered", "gateways to measure: gatewayd, nodered or both")
+	gatewaydBin := fs.String("gatewayd", "", "a gatewayd `binary` to measure; empty builds ./cmd/gatewayd from this tree")
 	nrDir := fs.String("nodered-dir", defaultNodeREDDir(), "where Node-RED is installed with npm (reused)")
 	quick := fs.Bool("quick", false, "a smoke run: few boards, short runs")
 	verbose := fs.Bool("v", false, "log each ramp step")
@@ -93,9 +94,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, name := range strings.Split(*gateways, ",") {
 		switch strings.TrimSpace(name) {
 		case "gatewayd":
-			bin := filepath.Join(dir, "gatewayd")
-			if err := proc.Build(ctx, map[string]string{"./cmd/gatewayd": bin}); err != nil {
-				return err
+			bin := *gatewaydBin
+			if bin == "" {
+				bin = filepath.Join(dir, "gatewayd")
+				if err := proc.Build(ctx, map[string]string{"./cmd/gatewayd": bin}); err != nil {
+					return err
+				}
 			}
 			targets = append(targets, gatewaydTarget(bin))
 		case "nodered":
