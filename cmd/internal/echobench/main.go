@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/gatewayd/gatewayd/cmd/internal/load"
+	"github.com/gatewayd/gatewayd/cmd/internal/proc"
 )
 
 func main() {
@@ -83,9 +84,9 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	servers := []server{
-		{name: "baseline", argv: []string{bins.baseline, "-addr", "127.0.0.1:0"}},
-		{name: "gatewayd", argv: []string{bins.gatewayd, "-config", writeFile(dir, "all.yaml", allFeatures("sim"))}},
+	servers := []proc.Spec{
+		server("baseline", bins.baseline, "-addr", "127.0.0.1:0"),
+		server("gatewayd", bins.gatewayd, "-config", writeFile(dir, "all.yaml", allFeatures("sim"))),
 	}
 
 	fmt.Fprintf(stdout, "echobench: %d rounds of %v per load and server; median round shown, ratios are medians of per-round ratios\n\n", opts.rounds, opts.duration)
@@ -103,7 +104,7 @@ func run(args []string, stdout io.Writer) error {
 				if i > 0 {
 					ratios = fmt.Sprintf("%.3f\t%.3f\t", r.rateRatio, r.cpuRatio)
 				}
-				fmt.Fprintf(tw, "%d conns × %d B\t%s\t%.0f\t%v\t%v\t%v\t%s\n", conns, size, servers[i].name,
+				fmt.Fprintf(tw, "%d conns × %d B\t%s\t%.0f\t%v\t%v\t%v\t%s\n", conns, size, servers[i].Name,
 					r.rate, r.p50, r.p99, r.cpuPerMsg.Round(time.Nanosecond), ratios)
 			}
 		}
@@ -113,9 +114,9 @@ func run(args []string, stdout io.Writer) error {
 	// LEDs: the same load with driver none and with sim LEDs on every
 	// event; the sim driver stands in for GPIO without hardware.
 	fmt.Fprintln(stdout)
-	leds := []server{
-		{name: "gatewayd driver: none", argv: []string{bins.gatewayd, "-config", writeFile(dir, "none.yaml", allFeatures("none"))}},
-		{name: "gatewayd driver: sim", argv: servers[1].argv},
+	leds := []proc.Spec{
+		server("gatewayd driver: none", bins.gatewayd, "-config", writeFile(dir, "none.yaml", allFeatures("none"))),
+		server("gatewayd driver: sim", servers[1].Argv...),
 	}
 	ledConns := opts.conns[len(opts.conns)-1]
 	res, err := compare(ctx, leds, load.Config{Conns: ledConns, Size: 64, Duration: opts.duration}, opts.rounds)
@@ -131,7 +132,7 @@ func run(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "idle memory, %s: %.2f KiB per connection (%d connections, VmRSS growth)\n", s.name, perConn/1024, opts.idleConns)
+		fmt.Fprintf(stdout, "idle memory, %s: %.2f KiB per connection (%d connections, VmRSS growth)\n", s.Name, perConn/1024, opts.idleConns)
 	}
 	return nil
 }
@@ -148,7 +149,7 @@ type measured struct {
 
 // compare runs cfg against each server, alternating them round by round
 // and which goes first, and returns each one's median round by throughput.
-func compare(ctx context.Context, servers []server, cfg load.Config, rounds int) ([]measured, error) {
+func compare(ctx context.Context, servers []proc.Spec, cfg load.Config, rounds int) ([]measured, error) {
 	all := make([][]measured, len(servers))
 	for round := range rounds {
 		// The server measured second in a round is measured slower (the
@@ -164,7 +165,7 @@ func compare(ctx context.Context, servers []server, cfg load.Config, rounds int)
 		for _, i := range order {
 			m, err := measure(ctx, servers[i], cfg)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", servers[i].name, err)
+				return nil, fmt.Errorf("%s: %w", servers[i].Name, err)
 			}
 			all[i] = append(all[i], m)
 		}
@@ -198,17 +199,17 @@ func median(xs []float64) float64 {
 
 // measure starts the server, runs one load round against it and reads
 // the CPU time the server spent on it.
-func measure(ctx context.Context, s server, cfg load.Config) (measured, error) {
-	p, err := s.start(ctx)
+func measure(ctx context.Context, s proc.Spec, cfg load.Config) (measured, error) {
+	p, err := proc.Start(ctx, s)
 	if err != nil {
 		return measured{}, err
 	}
-	defer p.stop()
-	cfg.Addr = p.addr
+	defer p.Stop()
+	cfg.Addr = p.Addr
 	// CPU is read around the whole run, connects included: a few
 	// milliseconds against seconds of echoing, and gatewayd's share (it
 	// logs each connect) is part of what it costs.
-	before, err := cpuTime(p.pid)
+	before, err := p.CPUTime()
 	if err != nil {
 		return measured{}, err
 	}
@@ -216,7 +217,7 @@ func measure(ctx context.Context, s server, cfg load.Config) (measured, error) {
 	if err != nil {
 		return measured{}, err
 	}
-	after, err := cpuTime(p.pid)
+	after, err := p.CPUTime()
 	if err != nil {
 		return measured{}, err
 	}

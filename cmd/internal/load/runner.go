@@ -10,16 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/HdrHistogram/hdrhistogram-go"
-)
-
-// Latency histogram bounds: nanoseconds, three significant digits, values
-// beyond maxLatency recorded as maxLatency.
-const (
-	minLatency    = int64(time.Microsecond)
-	maxLatency    = int64(10 * time.Minute)
-	latencyDigits = 3
 )
 
 // syncWriteMax is the largest message written before its echo is read. A
@@ -62,17 +52,13 @@ func loadErr(p *atomic.Pointer[errBox]) error {
 type shard struct {
 	messages, bytes, mismatches, errors atomic.Uint64
 
-	mu   sync.Mutex
-	hist *hdrhistogram.Histogram
+	hist *Histogram
 
 	_ [64]byte // keep the next shard's counters off this cache line
 }
 
 func (s *shard) record(d time.Duration, size int) {
-	v := min(max(int64(d), minLatency), maxLatency)
-	s.mu.Lock()
-	_ = s.hist.RecordValue(v) // cannot fail: v is within the histogram's range
-	s.mu.Unlock()
+	s.hist.Record(d)
 	s.messages.Add(1)
 	s.bytes.Add(uint64(size))
 }
@@ -82,13 +68,9 @@ func newRunner(cfg Config) *runner {
 	n := min(cfg.Conns, 4*runtime.GOMAXPROCS(0))
 	r.shards = make([]*shard, n)
 	for i := range r.shards {
-		r.shards[i] = &shard{hist: newHistogram()}
+		r.shards[i] = &shard{hist: NewHistogram()}
 	}
 	return r
-}
-
-func newHistogram() *hdrhistogram.Histogram {
-	return hdrhistogram.New(minLatency, maxLatency, latencyDigits)
 }
 
 func (r *runner) run(ctx context.Context) (Result, error) {
@@ -286,16 +268,11 @@ func (r *runner) result(elapsed time.Duration) Result {
 		res.MsgsPerSec = float64(res.Messages) / s
 		res.MBPerSec = float64(res.Bytes) / s / 1e6
 	}
-	h := newHistogram()
+	h := NewHistogram()
 	for _, s := range r.shards {
-		s.mu.Lock()
 		h.Merge(s.hist)
-		s.mu.Unlock()
 	}
-	if h.TotalCount() > 0 {
-		q := func(p float64) time.Duration { return time.Duration(h.ValueAtQuantile(p)) }
-		res.Latency = Percentiles{P50: q(50), P90: q(90), P99: q(99), P999: q(99.9), Max: time.Duration(h.Max())}
-	}
+	res.Latency = h.Percentiles()
 	if err := loadErr(&r.firstConnectErr); err != nil {
 		res.FirstConnectError = err.Error()
 	}

@@ -1,0 +1,75 @@
+package proc
+
+import (
+	"context"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rx := regexp.MustCompile(`listening addr=(\S+)`)
+	tests := []struct {
+		name     string
+		spec     Spec
+		wantAddr string
+		wantErr  string // in the error; "" for none
+	}{
+		{"logs its address after other lines",
+			Spec{Name: "logger", Argv: []string{"sh", "-c", "echo starting; echo 'msg=listening addr=127.0.0.1:4242'; echo more; exec sleep 30"}, ListenRx: rx},
+			"127.0.0.1:4242", ""},
+		{"accepts on its address",
+			Spec{Name: "acceptor", Argv: []string{"sleep", "30"}, Addr: l.Addr().String()},
+			l.Addr().String(), ""},
+		{"exits first, with its reason",
+			Spec{Name: "refuser", Argv: []string{"sh", "-c", "echo 'config.yaml:3: unknown key \"mqtt\"' >&2; exit 1"}, ListenRx: rx},
+			"", `refuser exited before listening:
+config.yaml:3: unknown key "mqtt"`},
+		{"never listens",
+			Spec{Name: "mute", Argv: []string{"sleep", "30"}, ListenRx: rx, Ready: 200 * time.Millisecond},
+			"", "mute did not listen within 200ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Start(context.Background(), tt.spec)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Start: got error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Stop()
+			if p.Addr != tt.wantAddr {
+				t.Errorf("got address %q, want %q", p.Addr, tt.wantAddr)
+			}
+			if _, err := p.CPUTime(); err != nil {
+				t.Errorf("CPUTime: %v", err)
+			}
+		})
+	}
+}
+
+func TestCPUTimeAndRSS(t *testing.T) {
+	// Burn some CPU so the reading is above zero at USER_HZ resolution.
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	}
+	cpu, err := CPUTime(os.Getpid())
+	if err != nil || cpu <= 0 {
+		t.Errorf("CPUTime(self) = %v, %v; want > 0", cpu, err)
+	}
+	rss, err := RSS(os.Getpid())
+	if err != nil || rss <= 0 {
+		t.Errorf("RSS(self) = %v, %v; want > 0", rss, err)
+	}
+}
