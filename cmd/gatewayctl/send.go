@@ -9,12 +9,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 )
 
 // sendFlags defines `gatewayctl send`: the seed lab's multi-message client.
 // One connection; each message is written, its whole echo read back and
-// printed as `Received from server: MESSAGE`.
+// printed as `Received from server: MESSAGE`. With -hello each message is
+// a line of the board protocol: an LF is added to one that lacks it.
 func sendFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 	addr := fs.String("addr", defaultAddr, "the gateway's `HOST:PORT`")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up connecting, or waiting for an echo, after `D`")
@@ -39,11 +41,23 @@ func sendFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 		stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(longAgo) })
 		defer stop()
 		for _, m := range msgs {
+			// After a hello the gateway speaks the line protocol and
+			// echoes a message only once its LF has come: each message
+			// is sent as a line, LF added when missing, and its echo
+			// printed without the LF.
+			line := cf.hello != ""
+			if line && !strings.HasSuffix(m, "\n") {
+				m += "\n"
+			}
 			echo, err := exchange(c, []byte(m), *timeout)
 			if err != nil {
 				return sendError(ctx, *addr, m, len(echo), err, *timeout)
 			}
-			fmt.Fprintf(std.out, "Received from server: %s\n", echo)
+			shown := echo
+			if line {
+				shown = bytes.TrimSuffix(echo, []byte("\n"))
+			}
+			fmt.Fprintf(std.out, "Received from server: %s\n", shown)
 			if !bytes.Equal(echo, []byte(m)) {
 				return fmt.Errorf("the echo from %s differs from the message %q", *addr, m)
 			}

@@ -65,3 +65,26 @@ func TestSendReportsAWrongEcho(t *testing.T) {
 	}
 	oneLine(t, "stderr", r.stderr, "differs", `"Hello"`)
 }
+
+// After -hello the gateway speaks the line protocol: a message without its
+// LF is sent as a line (and printed without it), so it is echoed rather
+// than waiting for the rest of the line.
+func TestSendHelloAddsTheLF(t *testing.T) {
+	_, addr := startGatewayd(t, "framing: line\n")
+	tests := []struct {
+		name string
+		msgs []string
+		want string
+	}{
+		{"without LF", []string{"temp=21.5", "temp=21.6"}, "Received from server: temp=21.5\nReceived from server: temp=21.6\n"},
+		{"with LF", []string{"temp=21.5\n"}, "Received from server: temp=21.5\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ctl(t, nil, append([]string{"send", "-addr", addr, "-timeout", "10s", "-hello", "b1"}, tt.msgs...)...)
+			if r.code != 0 || r.stdout != tt.want || r.stderr != "" {
+				t.Errorf("send -hello b1 %q: exit %d, stdout %q, stderr %q; want exit 0, stdout %q", tt.msgs, r.code, r.stdout, r.stderr, tt.want)
+			}
+		})
+	}
+}

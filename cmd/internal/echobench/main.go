@@ -7,6 +7,7 @@
 //
 //	go run ./cmd/internal/echobench            # the full run, about 3 minutes
 //	go run ./cmd/internal/echobench -quick     # a smoke run, seconds
+//	go run ./cmd/internal/echobench -tls       # the same servers over TLS (tls.go)
 //
 // Each server runs as its own process, so its CPU time (utime+stime from
 // /proc/PID/stat) and resident memory (VmRSS) are its alone. The loads
@@ -21,12 +22,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -48,6 +51,11 @@ type options struct {
 	idleConns int
 	conns     []int
 	sizes     []int
+
+	// -tls: the reconnect storm, and how long the steady connections
+	// send before it (the latency they are compared with).
+	storm, steady int
+	stormQuiet    time.Duration
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -58,9 +66,14 @@ func run(args []string, stdout io.Writer) error {
 	conns := fs.String("conns", "100,1000", "connection counts to load with, comma-separated")
 	sizes := fs.String("sizes", "64,1024", "message sizes in bytes, comma-separated")
 	quick := fs.Bool("quick", false, "a smoke run: short rounds, small loads")
+	tlsMode := fs.Bool("tls", false, "measure both servers over TLS, beside plaintext: echo CPU, handshakes, idle memory, a reconnect storm")
+	storm := fs.Int("storm", 1000, "with -tls, boards that reconnect at once in the storm")
+	steady := fs.Int("steady", 100, "with -tls, connections that keep sending through the storm")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	idleSet := false
+	fs.Visit(func(f *flag.Flag) { idleSet = idleSet || f.Name == "idle" })
 	opts := options{duration: *d, rounds: *rounds, idleConns: *idle}
 	var err error
 	if opts.conns, err = parseInts(*conns); err != nil {
@@ -69,8 +82,12 @@ func run(args []string, stdout io.Writer) error {
 	if opts.sizes, err = parseInts(*sizes); err != nil {
 		return fmt.Errorf("-sizes: %w", err)
 	}
+	if *tlsMode && !idleSet {
+		opts.idleConns = 1000
+	}
+	opts.storm, opts.steady, opts.stormQuiet = *storm, *steady, 3*time.Second
 	if *quick {
-		opts = options{duration: 300 * time.Millisecond, rounds: 1, idleConns: 200, conns: []int{20}, sizes: []int{64}}
+		opts = options{duration: 300 * time.Millisecond, rounds: 1, idleConns: 200, conns: []int{20}, sizes: []int{64}, storm: 50, steady: 10, stormQuiet: time.Second}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -87,6 +104,9 @@ func run(args []string, stdout io.Writer) error {
 	servers := []proc.Spec{
 		server("baseline", bins.baseline, "-addr", "127.0.0.1:0"),
 		server("gatewayd", bins.gatewayd, "-config", writeFile(dir, "all.yaml", allFeatures("sim"))),
+	}
+	if *tlsMode {
+		return runTLS(ctx, stdout, opts, bins, dir, servers)
 	}
 
 	fmt.Fprintf(stdout, "echobench: %d rounds of %v per load and server; median round shown, ratios are medians of per-round ratios\n\n", opts.rounds, opts.duration)
@@ -128,7 +148,7 @@ func run(args []string, stdout io.Writer) error {
 
 	fmt.Fprintln(stdout)
 	for _, s := range servers {
-		perConn, err := idleMemory(ctx, s, opts.idleConns)
+		perConn, err := idleMemory(ctx, s, opts.idleConns, nil)
 		if err != nil {
 			return err
 		}
@@ -212,6 +232,21 @@ func measure(ctx context.Context, s proc.Spec, cfg load.Config) (measured, error
 	before, err := p.CPUTime()
 	if err != nil {
 		return measured{}, err
+	}
+	if hs := cfg.Handshake; hs != nil {
+		// Over TLS the count starts once the last handshake is done:
+		// a thousand handshakes would weigh on the echo's figure, and
+		// they are measured on their own (tls.go).
+		var done atomic.Int64
+		cfg.Handshake = func(ctx context.Context, c net.Conn, i int) (net.Conn, error) {
+			c, err := hs(ctx, c, i)
+			if err == nil && done.Add(1) == int64(cfg.Conns) {
+				if t, err := p.CPUTime(); err == nil {
+					before = t // Run's end orders this before the read below
+				}
+			}
+			return c, err
+		}
 	}
 	res, err := load.Run(ctx, cfg)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -31,7 +32,8 @@ func server(name string, argv ...string) proc.Spec {
 // idleMemory opens n connections, has each echo once (so the server's
 // goroutine has run its read path, as a real client's would), leaves them
 // idle, and returns the server's resident memory growth per connection.
-func idleMemory(ctx context.Context, s proc.Spec, n int) (float64, error) {
+// With tlsCfg each connection first completes a TLS handshake.
+func idleMemory(ctx context.Context, s proc.Spec, n int, tlsCfg *tls.Config) (float64, error) {
 	p, err := proc.Start(ctx, s)
 	if err != nil {
 		return 0, err
@@ -54,8 +56,11 @@ func idleMemory(ctx context.Context, s proc.Spec, n int) (float64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("connection %d of %d: %w", len(conns)+1, n, err)
 		}
-		conns = append(conns, c)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if tlsCfg != nil {
+			c = tls.Client(c, tlsCfg)
+		}
+		conns = append(conns, c)
 		if _, err := c.Write(ping); err != nil {
 			return 0, err
 		}
