@@ -128,7 +128,7 @@ func TestRigApplyFailureKeepsOldLEDs(t *testing.T) {
 		}
 		tests := []applyCase{
 			{"invalid LED", DriverSim, []LED{{Name: "x", Pin: "GPIO5", On: EventMessage, Action: ActionLevel}},
-				`gpio: led "x": action: level goes only with on: clients, not on: message`},
+				`gpio: led "x": event message takes action blink or toggle, not level`},
 		}
 		if len(gpioChipPaths()) == 0 { // else periph could open, and the claim fail otherwise
 			tests = append(tests, applyCase{"driver that cannot open", DriverPeriph, []LED{{Name: "y", Pin: "GPIO5", On: EventMessage, Action: ActionBlink}},
@@ -353,7 +353,7 @@ func TestRigApplyAfterClose(t *testing.T) {
 
 func TestNewRigErrors(t *testing.T) {
 	bad := []LED{{Name: "x", Pin: "GPIO5", On: EventMessage, Action: ActionLevel}}
-	if _, err := NewRig(DriverSim, bad, RigOptions{}); err == nil || err.Error() != `gpio: led "x": action: level goes only with on: clients, not on: message` {
+	if _, err := NewRig(DriverSim, bad, RigOptions{}); err == nil || err.Error() != `gpio: led "x": event message takes action blink or toggle, not level` {
 		t.Errorf("NewRig(invalid LED) = %v, want the LED named", err)
 	}
 	if _, err := NewRig(Driver(7), nil, RigOptions{}); err == nil || err.Error() != "gpio: unknown driver Driver(7)" {
