@@ -36,7 +36,11 @@ type mqttMsg struct{ topic, payload string }
 
 // mqttSub is a real MQTT client subscribed to a filter at QoS 1, with a
 // session mosquitto keeps across its restarts (persist), so the test sees
-// everything the broker accepted.
+// everything the broker accepted. It connects with clean start false from
+// the first connection (autopaho's default): mosquitto 2.0 saves no session
+// that began with clean start. The subscription is made before any
+// gatewayd starts; a session lost at a restart would let the bridge's
+// first lines go to no subscriber (PUBACK 0x10) and look like a loss.
 type mqttSub struct {
 	mu   sync.Mutex
 	msgs []mqttMsg

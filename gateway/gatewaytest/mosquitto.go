@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,11 +19,12 @@ import (
 type Mosquitto struct {
 	Port int
 
-	tb   testing.TB
-	bin  string
-	conf string
-	log  string
-	cmd  *exec.Cmd
+	tb      testing.TB
+	persist bool
+	bin     string
+	conf    string
+	log     string
+	cmd     *exec.Cmd
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -51,10 +53,17 @@ func StartMosquitto(tb testing.TB, persist bool) *Mosquitto {
 		bin = "/usr/sbin/mosquitto"
 	}
 	dir := tb.TempDir()
-	m := &Mosquitto{tb: tb, bin: bin, Port: FreePort(tb), conf: filepath.Join(dir, "mosquitto.conf"), log: filepath.Join(dir, "mosquitto.log")}
+	m := &Mosquitto{tb: tb, persist: persist, bin: bin, Port: FreePort(tb), conf: filepath.Join(dir, "mosquitto.conf"), log: filepath.Join(dir, "mosquitto.log")}
 	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence %t\nmax_queued_messages 0\n", m.Port, persist)
 	if persist {
 		conf += "persistence_location " + dir + "/\n"
+		if os.Geteuid() == 0 {
+			// Started as root, mosquitto drops to the mosquitto user,
+			// which cannot write to the test's 0700 temp dir: it
+			// then saves nothing at shutdown, and a subscriber's
+			// session silently ends at every restart.
+			conf += "user root\n"
+		}
 	}
 	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
 		tb.Fatal(err)
@@ -99,13 +108,18 @@ func (m *Mosquitto) Start() {
 }
 
 // Stop ends mosquitto as systemd would (SIGTERM), which saves sessions.
-// It does nothing if mosquitto is not running.
+// It does nothing if mosquitto is not running. With persist, a broker
+// that could not save its sessions fails the test: a subscriber relying
+// on its session would miss messages and the test would blame the bridge.
 func (m *Mosquitto) Stop() {
 	if m.cmd == nil || m.cmd.Process == nil || m.cmd.ProcessState != nil {
 		return
 	}
 	_ = m.cmd.Process.Signal(syscall.SIGTERM)
 	_ = m.cmd.Wait()
+	if log := m.Log(); m.persist && strings.Contains(log, "Error saving") {
+		m.tb.Errorf("mosquitto could not save its sessions at shutdown: %s", log)
+	}
 }
 
 // Log returns what mosquitto has logged.
