@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -20,9 +21,12 @@ func BenchmarkEcho(b *testing.B) {
 	for _, impl := range []struct {
 		name  string
 		serve func(b *testing.B, l net.Listener) func()
+		hello bool // each client names itself first
 	}{
-		{"gateway", serveGateway},
-		{"baseline", serveBaseline},
+		{"gateway", serveGateway(FramingRaw), false},
+		{"gateway-line", serveGateway(FramingLine), false},
+		{"gateway-line-board", serveGateway(FramingLine), true},
+		{"baseline", serveBaseline, false},
 	} {
 		b.Run(impl.name, func(b *testing.B) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -31,15 +35,22 @@ func BenchmarkEcho(b *testing.B) {
 			}
 			stop := impl.serve(b, l)
 			defer stop()
-			benchmarkClients(b, l.Addr().String(), 100, 64)
+			benchmarkClients(b, l.Addr().String(), 100, 64, impl.hello)
 		})
 	}
 }
 
-func serveGateway(b *testing.B, l net.Listener) func() {
+func serveGateway(f Framing) func(b *testing.B, l net.Listener) func() {
+	return func(b *testing.B, l net.Listener) func() {
+		return serveGatewayFramed(b, l, f)
+	}
+}
+
+func serveGatewayFramed(b *testing.B, l net.Listener, f Framing) func() {
 	s := &Server{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), // info, as deployed
 		Policy: Policy{
+			Framing:    f,
 			MaxClients: 10000, MaxClientsPerIP: 10000, IdleTimeout: 5 * time.Minute, WriteTimeout: 10 * time.Second,
 			Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		},
@@ -91,8 +102,10 @@ func serveBaseline(b *testing.B, l net.Listener) func() {
 	}
 }
 
-// benchmarkClients shares b.N round trips among conns connections.
-func benchmarkClients(b *testing.B, addr string, conns, size int) {
+// benchmarkClients shares b.N round trips among conns connections. The
+// messages end in LF, so they are one line each under line framing too.
+// With hello, each connection says hello as a board first.
+func benchmarkClients(b *testing.B, addr string, conns, size int, hello bool) {
 	cs := make([]net.Conn, conns)
 	for i := range cs {
 		c, err := net.Dial("tcp", addr)
@@ -101,6 +114,14 @@ func benchmarkClients(b *testing.B, addr string, conns, size int) {
 		}
 		defer c.Close()
 		cs[i] = c
+		if hello {
+			id := fmt.Sprintf("bench-%d", i)
+			fmt.Fprintf(c, "!hello %s\n", id)
+			ok := make([]byte, len("!ok \n")+len(id))
+			if _, err := io.ReadFull(c, ok); err != nil || string(ok) != "!ok "+id+"\n" {
+				b.Fatalf("hello: %q, %v", ok, err)
+			}
+		}
 	}
 	b.SetBytes(int64(size))
 	b.ResetTimer()
@@ -114,6 +135,7 @@ func benchmarkClients(b *testing.B, addr string, conns, size int) {
 		go func() {
 			defer wg.Done()
 			msg, got := make([]byte, size), make([]byte, size)
+			msg[size-1] = '\n'
 			for range n {
 				c.Write(msg)
 				if _, err := io.ReadFull(c, got); err != nil {

@@ -45,6 +45,18 @@ type conn struct {
 
 	// Written only by the connection's goroutine; read by Server.Stats.
 	messagesIn, messages, bytesIn, bytesOut atomic.Uint64
+
+	// Board sessions (session.go). slow sends every line through
+	// boardLine: set once the client is named, while a hello is awaited,
+	// or when an Uplink takes the lines.
+	slow          bool
+	helloPending  bool      // Policy.RequireHello, until the first line
+	helloDeadline time.Time // zero: no hello timeout
+	sess          *session  // set once the client's hello is accepted
+	uplinkName    string    // the Uplink's name for an anonymous client
+	// dropped is set by a goroutine that closes the connection under its
+	// owner (a replacement, a delivery that timed out).
+	dropped atomic.Pointer[dropped]
 }
 
 func newConn(s *Server, nc net.Conn, remote netip.AddrPort, p *Policy) *conn {
@@ -52,6 +64,13 @@ func newConn(s *Server, nc net.Conn, remote netip.AddrPort, p *Policy) *conn {
 	c.in = newReader(nc)
 	c.readDeadline = lazyDeadline{set: nc.SetReadDeadline, timeout: p.IdleTimeout}
 	c.writeDeadline = lazyDeadline{set: nc.SetWriteDeadline, timeout: p.WriteTimeout}
+	if p.requiresHello() {
+		c.helloPending = true
+		if p.HelloTimeout > 0 {
+			c.helloDeadline = time.Now().Add(p.HelloTimeout)
+		}
+	}
+	c.slow = c.helloPending || (s.Uplink != nil && p.Framing == FramingLine)
 	return c
 }
 
@@ -62,12 +81,22 @@ func (c *conn) serve() {
 	start := time.Now()
 
 	reason := c.echo()
+	if d := c.dropped.Load(); d != nil {
+		reason = d.err
+	}
 	c.nc.Close()
+	if c.sess != nil {
+		c.srv.unregister(c, reason)
+	}
 	left := c.srv.forget(c)
 
-	attrs := []any{"remote", c.remote.String(), "clients", left,
+	attrs := []any{"remote", c.remote.String()}
+	if c.sess != nil {
+		attrs = []any{"board", c.sess.id, "remote", c.remote.String()}
+	}
+	attrs = append(attrs, "clients", left,
 		"messages", c.messages.Load(), "bytes", c.bytesIn.Load(),
-		"duration", time.Since(start).Round(time.Millisecond)}
+		"duration", time.Since(start).Round(time.Millisecond))
 	if reason != nil {
 		attrs = append(attrs, "reason", reason.Error())
 	}
@@ -85,7 +114,11 @@ func (c *conn) echo() error {
 		// lastRead stands in for the time now: a little stale, which only
 		// makes the lazy deadline fire early and be re-checked, and it
 		// saves a clock read per message.
-		c.readDeadline.arm(c.lastRead)
+		if c.helloPending {
+			c.armHello()
+		} else {
+			c.readDeadline.arm(c.lastRead)
+		}
 		// Checked after arming, so a Shutdown that woke us just before
 		// the arm is not missed.
 		if c.srv.shuttingDown.Load() {
@@ -108,6 +141,12 @@ func (c *conn) echo() error {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			if c.srv.shuttingDown.Load() {
 				return c.drain()
+			}
+			if c.helloPending {
+				if err := c.helloExpired(time.Now()); err != nil {
+					return err
+				}
+				continue
 			}
 			if c.readDeadline.expired(c.lastRead, time.Now()) {
 				return ErrIdleTimeout
@@ -151,7 +190,7 @@ func (c *conn) handle(data []byte, now time.Time) error {
 			msg = append(c.line, msg...)
 			c.line = nil
 		}
-		if err := c.send(msg, now); err != nil {
+		if err := c.dispatch(msg, now); err != nil {
 			return err
 		}
 	}
@@ -160,7 +199,19 @@ func (c *conn) handle(data []byte, now time.Time) error {
 
 // send writes one message back and counts it.
 func (c *conn) send(msg []byte, now time.Time) error {
-	size := len(msg)
+	if err := c.write(msg, now); err != nil {
+		return err
+	}
+	c.messages.Add(1)
+	if h := c.srv.Hooks.Message; h != nil {
+		h(c.remote, len(msg))
+	}
+	return nil
+}
+
+// write writes msg whole, unless the client stops reading for the write
+// timeout.
+func (c *conn) write(msg []byte, now time.Time) error {
 	c.writeDeadline.arm(now)
 	progress := now
 	for len(msg) > 0 {
@@ -180,10 +231,6 @@ func (c *conn) send(msg []byte, now time.Time) error {
 		if c.writeDeadline.expired(progress, t) {
 			return ErrWriteTimeout
 		}
-	}
-	c.messages.Add(1)
-	if h := c.srv.Hooks.Message; h != nil {
-		h(c.remote, size)
 	}
 	return nil
 }
@@ -208,7 +255,7 @@ func (c *conn) flushLine() error {
 	line := c.line
 	c.line = nil
 	c.messagesIn.Add(1)
-	return c.send(line, time.Now())
+	return c.dispatch(line, time.Now())
 }
 
 // drain ends a connection for Shutdown: it echoes what the kernel has
@@ -262,7 +309,7 @@ func (c *conn) wake() {
 func (c *conn) logPayload(data []byte) {
 	shown := data[:min(len(data), debugPayloadBytes)]
 	c.log.Debug("received", "remote", c.remote.String(), "bytes", len(data),
-		"data", string(shown))
+		"data", redactTokens(shown))
 }
 
 func closeWrite(nc net.Conn) {

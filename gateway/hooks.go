@@ -58,4 +58,13 @@ type Hooks struct {
 	// Reject is called when a connection is closed as soon as it was
 	// accepted.
 	Reject func(remote netip.AddrPort, reason RejectReason)
+
+	// BoardUp is called when a board's hello is accepted, and BoardDown
+	// when that session ends (reason nil for a clean close). A session
+	// replaced by a newer one with the same ID gets no BoardDown: the
+	// board never went away. Both are called under the board registry's
+	// lock, so for one ID they come in the order the sessions did; they
+	// must return at once all the more.
+	BoardUp   func(id string, remote netip.AddrPort)
+	BoardDown func(id string, remote netip.AddrPort, reason error)
 }

@@ -58,6 +58,27 @@ type Policy struct {
 	// long, which is what a client that stops reading looks like. Zero
 	// means never.
 	WriteTimeout time.Duration
+
+	// Board sessions (FramingLine only; see session.go).
+
+	// RequireHello closes a client whose first line is not a `!hello`,
+	// with `!err hello-required`.
+	RequireHello bool
+	// HelloTimeout closes a client that has not finished its first line
+	// this long after connecting, while RequireHello is on. Zero means
+	// never.
+	HelloTimeout time.Duration
+	// Tokens maps a board ID to the token it must present in its hello.
+	// Compared in constant time; never logged.
+	Tokens map[string]string
+	// RequireToken refuses, with `!err unknown-board`, a hello from a
+	// board missing from Tokens.
+	RequireToken bool
+}
+
+// requiresHello reports whether the first line must be a hello.
+func (p *Policy) requiresHello() bool {
+	return p.RequireHello && p.Framing == FramingLine
 }
 
 func (p *Policy) maxMessageBytes() int {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"sync"
@@ -28,6 +29,9 @@ type Server struct {
 	// Logger receives connects and disconnects at info and payloads at
 	// debug. Nil means slog.Default().
 	Logger *slog.Logger
+	// Uplink, if set, takes every data line under FramingLine before its
+	// echo is written. Set it before Serve.
+	Uplink Uplink
 
 	policy       atomic.Pointer[Policy]
 	shuttingDown atomic.Bool
@@ -48,12 +52,22 @@ type Server struct {
 	done      bool           // listeners closed: no Serve may start
 	closing   bool           // Close was called: no connection may start
 	routines  sync.WaitGroup // accept loops and connection goroutines
+
+	// bmu guards boards, the named sessions by ID (registry.go). Apart
+	// from mu, so that saying hello never waits on admitting clients.
+	bmu    sync.Mutex
+	boards map[string]*conn
+
+	ctxOnce   sync.Once
+	ctx       context.Context // for Uplink calls; see baseContext
+	cancelCtx context.CancelFunc
 }
 
 // SetPolicy replaces the policy for connections accepted from now on;
 // connections already open keep the one they started with.
 func (s *Server) SetPolicy(p Policy) {
 	p.Allow = append([]netip.Prefix(nil), p.Allow...)
+	p.Tokens = maps.Clone(p.Tokens)
 	s.policy.Store(&p)
 }
 
@@ -268,6 +282,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		return ctx.Err()
 	case <-ctx.Done():
+		s.cancelContext()
 		s.closeConns()
 		<-finished
 		return ctx.Err()
@@ -282,6 +297,7 @@ func (s *Server) Close() error {
 	s.closing = true
 	s.mu.Unlock()
 	s.closeListeners()
+	s.cancelContext()
 	s.closeConns()
 	s.routines.Wait()
 	return nil

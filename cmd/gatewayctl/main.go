@@ -1,12 +1,15 @@
 // Command gatewayctl is the client for gatewayd: it sends messages and
 // prints their echoes (send, chat), load-tests a gateway while checking
 // every echoed byte (bench), and summarises the daemon's status endpoint
-// (status).
+// (status), and lists and talks to named boards through the daemon's
+// control socket (boards, tell).
 //
 //	gatewayctl send Hello "How are you?" Goodbye
 //	gatewayctl chat -addr 192.168.1.20:65432
 //	gatewayctl bench -c 1000 -size 64 -d 10s
 //	gatewayctl status
+//	gatewayctl boards
+//	gatewayctl tell kitchen-1 led on
 //
 // Flags come before arguments. Exit status: 0 ok, 1 runtime error (and, for
 // bench, any echo mismatch; for status, an unhealthy daemon), 2 usage error.
@@ -60,7 +63,9 @@ var commands = []command{
 	{"send", "[-addr HOST:PORT] [-timeout D] MESSAGE...", "send each message, print its echo", sendFlags},
 	{"chat", "[-addr HOST:PORT] [-timeout D]", "send each line of input, print the echo", chatFlags},
 	{"bench", "[-addr HOST:PORT] [-c CONNS] [-size BYTES] [-d DURATION] [-n MESSAGES] [-rate R] [-json]", "load test that verifies every echoed byte", benchFlags},
-	{"status", "[-addr HOST:PORT]", "the daemon's health and counters from its metrics endpoint", statusFlags},
+	{"status", "[-socket PATH | -addr HOST:PORT]", "the daemon's health and counters", statusFlags},
+	{"boards", "[-socket PATH]", "the connected boards, one row each", boardsFlags},
+	{"tell", "[-socket PATH] ID MESSAGE", "deliver a message to a connected board", tellFlags},
 }
 
 func usage(w io.Writer) {

@@ -15,19 +15,36 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/gatewayd/gatewayd/gateway/control"
 )
 
 const defaultStatusAddr = "127.0.0.1:9265"
 
 // statusFlags defines `gatewayctl status`: a short human summary of the
-// daemon's /healthz and /metrics (metrics.listen in its configuration).
-// An unhealthy daemon is shown, then reported by exit status 1.
+// daemon's health and counters, from its control socket, or from its
+// /healthz and /metrics (metrics.listen) when -addr is given. An unhealthy
+// daemon is shown, then reported by exit status 1.
 func statusFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
-	addr := fs.String("addr", defaultStatusAddr, "the daemon's metrics endpoint, `HOST:PORT` (metrics.listen)")
-	timeout := fs.Duration("timeout", 5*time.Second, "give up on the endpoint after `D`")
+	socket := fs.String("socket", control.DefaultSocket, "the daemon's control socket, `PATH` (control)")
+	addr := fs.String("addr", defaultStatusAddr, "read the metrics endpoint at `HOST:PORT` (metrics.listen) instead of the control socket")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up on the daemon after `D`")
 	return func(ctx context.Context, args []string, std stdio) error {
 		if len(args) > 0 {
 			return usageError{Err: fmt.Errorf("unexpected argument %q", args[0])}
+		}
+		if !flagSet(fs, "addr") {
+			ctx, cancel := context.WithTimeout(ctx, *timeout)
+			defer cancel()
+			st, err := control.NewClient(*socket).Status(ctx)
+			if err != nil {
+				return err
+			}
+			writeStatus(std.out, fromControl(*socket, st))
+			if !st.Healthy {
+				return errReported
+			}
+			return nil
 		}
 		client := &http.Client{Timeout: *timeout}
 		health, err := fetchHealth(ctx, client, *addr)
@@ -38,12 +55,19 @@ func statusFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error 
 		if err != nil {
 			return err
 		}
-		writeStatus(std.out, *addr, health, metrics(fams))
+		writeStatus(std.out, fromMetrics(*addr, health, metrics(fams)))
 		if !health.ok {
 			return errReported
 		}
 		return nil
 	}
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 type health struct {
@@ -178,9 +202,20 @@ func sampleValue(s *dto.Metric) float64 {
 	return 0
 }
 
-// writeStatus prints the summary; a metric the daemon does not export
-// shows as "n/a".
-func writeStatus(w io.Writer, addr string, h health, m metrics) {
+// summary is what status prints, each figure already a string: "n/a"
+// for one the daemon does not report.
+type summary struct {
+	version, commit, goVersion     string // version "" when unknown
+	at                             string
+	health                         health
+	clients, accepted, rejected    string
+	msgsIn, msgsOut                string
+	bytesIn, bytesOut              string
+	ledChanges, ledCoalesced, gpio string
+}
+
+// fromMetrics summarises the metrics endpoint's figures.
+func fromMetrics(addr string, h health, m metrics) summary {
 	num := func(name string, labels ...string) string {
 		v, ok := m.value(name, labels...)
 		if !ok {
@@ -188,42 +223,78 @@ func writeStatus(w io.Writer, addr string, h health, m metrics) {
 		}
 		return fmt.Sprintf("%.0f", v)
 	}
-	if v := m.label("gatewayd_build_info", "version"); v != "" {
-		fmt.Fprintf(w, "gatewayd %s (commit %s, %s) at %s\n", v, m.label("gatewayd_build_info", "commit"), m.label("gatewayd_build_info", "goversion"), addr)
+	s := summary{
+		version:   m.label("gatewayd_build_info", "version"),
+		commit:    m.label("gatewayd_build_info", "commit"),
+		goVersion: m.label("gatewayd_build_info", "goversion"),
+		at:        addr, health: h,
+		clients:    num("gatewayd_clients"),
+		accepted:   num("gatewayd_connections_accepted_total"),
+		rejected:   "n/a rejected",
+		msgsIn:     num("gatewayd_messages_total", "direction", "in"),
+		msgsOut:    num("gatewayd_messages_total", "direction", "out"),
+		bytesIn:    num("gatewayd_bytes_total", "direction", "in"),
+		bytesOut:   num("gatewayd_bytes_total", "direction", "out"),
+		ledChanges: num("gatewayd_led_changes_total"), ledCoalesced: num("gatewayd_led_events_coalesced_total"),
+		gpio: num("gatewayd_gpio_errors_total"),
+	}
+	if m["gatewayd_connections_rejected_total"] != nil {
+		by := map[string]uint64{}
+		for r, n := range m.byLabel("gatewayd_connections_rejected_total", "reason") {
+			by[r] = uint64(n)
+		}
+		s.rejected = rejected(by)
+	}
+	return s
+}
+
+// fromControl summarises the control socket's status.
+func fromControl(socket string, st control.Status) summary {
+	n := func(v uint64) string { return fmt.Sprint(v) }
+	return summary{
+		version: st.Version, commit: st.Commit, goVersion: st.GoVersion,
+		at: socket, health: health{ok: st.Healthy, reason: st.Health},
+		clients: fmt.Sprint(st.Clients), accepted: n(st.Accepted), rejected: rejected(st.Rejected),
+		msgsIn: n(st.MessagesIn), msgsOut: n(st.MessagesOut),
+		bytesIn: n(st.BytesIn), bytesOut: n(st.BytesOut),
+		ledChanges: n(st.LEDChanges), ledCoalesced: n(st.LEDCoalesced), gpio: n(st.GPIOErrors),
+	}
+}
+
+// writeStatus prints the summary.
+func writeStatus(w io.Writer, s summary) {
+	if s.version != "" {
+		fmt.Fprintf(w, "gatewayd %s (commit %s, %s) at %s\n", s.version, s.commit, s.goVersion, s.at)
 	} else {
-		fmt.Fprintf(w, "gatewayd at %s\n", addr)
+		fmt.Fprintf(w, "gatewayd at %s\n", s.at)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if h.ok {
-		fmt.Fprintf(tw, "health\t%s\n", h.reason)
+	if s.health.ok {
+		fmt.Fprintf(tw, "health\t%s\n", s.health.reason)
 	} else {
-		fmt.Fprintf(tw, "health\tUNHEALTHY: %s\n", h.reason)
+		fmt.Fprintf(tw, "health\tUNHEALTHY: %s\n", s.health.reason)
 	}
-	fmt.Fprintf(tw, "clients\t%s connected\n", num("gatewayd_clients"))
-	fmt.Fprintf(tw, "connections\t%s accepted, %s\n", num("gatewayd_connections_accepted_total"), rejected(m))
-	fmt.Fprintf(tw, "messages\t%s in, %s out\n", num("gatewayd_messages_total", "direction", "in"), num("gatewayd_messages_total", "direction", "out"))
-	fmt.Fprintf(tw, "bytes\t%s in, %s out\n", num("gatewayd_bytes_total", "direction", "in"), num("gatewayd_bytes_total", "direction", "out"))
-	fmt.Fprintf(tw, "LEDs\t%s changes, %s events coalesced\n", num("gatewayd_led_changes_total"), num("gatewayd_led_events_coalesced_total"))
-	fmt.Fprintf(tw, "GPIO errors\t%s\n", num("gatewayd_gpio_errors_total"))
+	fmt.Fprintf(tw, "clients\t%s connected\n", s.clients)
+	fmt.Fprintf(tw, "connections\t%s accepted, %s\n", s.accepted, s.rejected)
+	fmt.Fprintf(tw, "messages\t%s in, %s out\n", s.msgsIn, s.msgsOut)
+	fmt.Fprintf(tw, "bytes\t%s in, %s out\n", s.bytesIn, s.bytesOut)
+	fmt.Fprintf(tw, "LEDs\t%s changes, %s events coalesced\n", s.ledChanges, s.ledCoalesced)
+	fmt.Fprintf(tw, "GPIO errors\t%s\n", s.gpio)
 	tw.Flush()
 }
 
 // rejected says how many connections were refused, and why.
-func rejected(m metrics) string {
-	if m["gatewayd_connections_rejected_total"] == nil {
-		return "n/a rejected"
-	}
-	by := m.byLabel("gatewayd_connections_rejected_total", "reason")
-	var total float64
+func rejected(by map[string]uint64) string {
+	var total uint64
 	var parts []string
 	for r, n := range by {
 		total += n
 		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %.0f", r, n))
+			parts = append(parts, fmt.Sprintf("%s %d", r, n))
 		}
 	}
 	sort.Strings(parts)
-	s := fmt.Sprintf("%.0f rejected", total)
+	s := fmt.Sprintf("%d rejected", total)
 	if len(parts) > 0 {
 		s += " (" + strings.Join(parts, ", ") + ")"
 	}

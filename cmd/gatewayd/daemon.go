@@ -68,6 +68,14 @@ func serve(ctx context.Context, cfg *configs.Config, path string, hup <-chan os.
 		log.Error(err.Error())
 		return errReported
 	}
+	ctl, err := startControl(controlPath(), d, log)
+	if err != nil {
+		closeAll(ls)
+		m.shutdown()
+		d.leds.Close()
+		log.Error(err.Error())
+		return errReported
+	}
 
 	var wg sync.WaitGroup
 	serveErr := make(chan error, len(ls))
@@ -117,6 +125,7 @@ loop:
 	stopBackground()
 	bg.Wait()
 	m.shutdown()
+	ctl.shutdown()
 	d.leds.Close()
 	st := d.srv.Stats()
 	log.Info("stopped", "accepted", st.Accepted, "messages", st.Messages)

@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/board"
+)
+
+// Errors from Server.Deliver.
+var (
+	ErrNoSuchBoard = errors.New("gateway: no such board connected")
+	ErrBadPayload  = errors.New("gateway: a message must be one line")
+)
+
+// deliverTimeout bounds a delivery's write when Policy.WriteTimeout is
+// zero, so that a board that stops reading cannot hold Deliver forever.
+const deliverTimeout = 10 * time.Second
+
+// kickTimeout bounds writing `!err replaced` to a session being replaced.
+const kickTimeout = time.Second
+
+// BoardInfo describes one connected board.
+type BoardInfo struct {
+	ID     string
+	Remote netip.AddrPort
+	TLS    bool
+	FW     string
+	Since  time.Time // when its hello was accepted
+	// MessagesIn counts the lines received, the hello included;
+	// MessagesOut the receipts and deliveries written.
+	MessagesIn, MessagesOut uint64
+	BytesIn, BytesOut       uint64
+	LastSeen                time.Time // the last line received
+}
+
+// register makes c, which has just said hello, the session for its ID, and
+// returns the session it replaces, if any. Exactly one session per ID is
+// ever registered, so a listing never shows two.
+func (s *Server) register(c *conn) (old *conn) {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	if s.boards == nil {
+		s.boards = make(map[string]*conn)
+	}
+	id := c.sess.id
+	old = s.boards[id]
+	s.boards[id] = c
+	if old == nil {
+		if h := s.Hooks.BoardUp; h != nil {
+			h(id, c.remote)
+		}
+	}
+	return old
+}
+
+// unregister removes c if it is still its ID's session: a replaced one no
+// longer is, and its going is no board going away.
+func (s *Server) unregister(c *conn, reason error) {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	id := c.sess.id
+	if s.boards[id] != c {
+		return
+	}
+	delete(s.boards, id)
+	if h := s.Hooks.BoardDown; h != nil {
+		h(id, c.remote, reason)
+	}
+}
+
+// kick ends a session replaced by a newer one, telling it why, on a
+// goroutine of its own: the old board may have stopped reading, and the
+// new one must not wait for it.
+func (s *Server) kick(old *conn, reason error, line []byte) {
+	s.routines.Add(1)
+	go func() {
+		defer s.routines.Done()
+		old.dropped.CompareAndSwap(nil, &dropped{reason})
+		old.sess.wmu.Lock()
+		old.nc.SetWriteDeadline(time.Now().Add(kickTimeout))
+		old.write(line, time.Now())
+		old.sess.wmu.Unlock()
+		old.nc.Close()
+	}()
+}
+
+// Boards lists the connected boards, sorted by ID.
+func (s *Server) Boards() []BoardInfo {
+	s.bmu.Lock()
+	cs := make([]*conn, 0, len(s.boards))
+	for _, c := range s.boards {
+		cs = append(cs, c)
+	}
+	s.bmu.Unlock()
+	out := make([]BoardInfo, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, BoardInfo{
+			ID:          c.sess.id,
+			Remote:      c.remote,
+			FW:          c.sess.fw,
+			Since:       c.sess.since,
+			MessagesIn:  c.messagesIn.Load(),
+			MessagesOut: c.messages.Load() + c.sess.delivered.Load(),
+			BytesIn:     c.bytesIn.Load(),
+			BytesOut:    c.bytesOut.Load(),
+			LastSeen:    time.Unix(0, c.sess.lastSeen.Load()),
+		})
+	}
+	slices.SortFunc(out, func(a, b BoardInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Deliver writes payload to the board id as one `!msg PAYLOAD` line,
+// between two of its receipts, never inside one. It returns ErrNoSuchBoard
+// at once if no such board is connected, and ErrBadPayload for a payload
+// that is not one line or is longer than the board's max_message_bytes
+// allows. A board that does not read its delivery within the write
+// timeout is dropped, as one that does not read its receipts is.
+func (s *Server) Deliver(id string, payload []byte) error {
+	if !board.ValidPayload(payload) {
+		return fmt.Errorf("gateway: deliver to %q: %w", id, ErrBadPayload)
+	}
+	s.bmu.Lock()
+	c := s.boards[id]
+	s.bmu.Unlock()
+	if c == nil {
+		return fmt.Errorf("gateway: deliver to %q: %w", id, ErrNoSuchBoard)
+	}
+	line := board.MsgLine(payload)
+	if len(line) > c.policy.maxMessageBytes() {
+		return fmt.Errorf("gateway: deliver to %q: %w: %d bytes with !msg and LF, over max_message_bytes", id, ErrBadPayload, len(line))
+	}
+	sess := c.sess
+	sess.wmu.Lock()
+	now := time.Now()
+	bounded := c.policy.WriteTimeout <= 0
+	if bounded {
+		c.nc.SetWriteDeadline(now.Add(deliverTimeout))
+	}
+	err := c.write(line, now)
+	if bounded && err == nil {
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+	if err == nil {
+		sess.delivered.Add(1)
+	}
+	sess.wmu.Unlock()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, net.ErrClosed):
+		return fmt.Errorf("gateway: deliver to %q: %w", id, ErrNoSuchBoard)
+	}
+	c.drop(err)
+	return fmt.Errorf("gateway: deliver to %q: %w", id, err)
+}
