@@ -11,10 +11,12 @@
 #   util-linux:          setpriv and unshare for the PrivateUsers= check
 #   systemd-container:   systemd-nspawn, to boot systemd with the package's units
 #   iproute2:            ip, used inside that container
+#   g++, libssl-dev:     build the ESP32 sketch against deploy/esp32/hostshim (OpenSSL
+#                        backs its TLS client)
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux g++ libssl-dev)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")

@@ -1,0 +1,3 @@
+package esp32
+
+const clientPath = "micropython/gatewayd_client.py"
