@@ -75,7 +75,8 @@ func TestMicroPythonConfigExample(t *testing.T) {
 	keys := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^\s+"([a-z_]+)":`).FindAllSubmatch(block[1], -1) {
 		k := strings.ToUpper(string(m[1]))
-		if k == "HOST" || k == "PORT" {
+		switch k {
+		case "HOST", "PORT", "TLS", "CA_PEM": // setting_name() in the client
 			k = "GATEWAY_" + k
 		}
 		keys[k] = true
