@@ -220,12 +220,13 @@ func (d *daemon) crash(t *testing.T, frozen time.Duration) {
 	<-d.done
 }
 
-// tell runs `gatewayctl tell ID MESSAGE` against g's control socket.
-func (g *gateway) tell(t *testing.T, id, msg string) {
+// tell runs `gatewayctl tell ID MESSAGE` against g's control socket. On
+// failure it shows the daemon's log and the client's console.
+func (g *gateway) tell(t *testing.T, d *daemon, c *console, id, msg string) {
 	t.Helper()
 	out, err := exec.Command(gatewayctlBinary(t), "tell", "-socket", g.socket, id, msg).CombinedOutput()
 	if err != nil {
-		t.Fatalf("gatewayctl tell %s %q: %v\n%s", id, msg, err, out)
+		t.Fatalf("gatewayctl tell %s %q: %v\n%s\ngatewayd's log:\n%s\nthe client's console:\n%s", id, msg, err, out, d.stderr.String(), c.text())
 	}
 }
 

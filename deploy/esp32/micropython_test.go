@@ -65,7 +65,7 @@ func TestMicroPythonSession(t *testing.T) {
 	second := g.start(t)
 	resend := c.waitFor(t, regexp.MustCompile(`^resending \d+ lines that had no receipt, seq=\d+\.\.\d+$`), at, 30*time.Second, "resend after the restart")
 	c.waitFor(t, regexp.MustCompile(`^receipt seq=`), resend, 30*time.Second, "receipts after the restart")
-	g.tell(t, "esp32-PYTEST", "led on")
+	g.tell(t, second, c, "esp32-PYTEST", "led on")
 	c.waitFor(t, regexp.MustCompile(`^msg: led on$`), resend, 15*time.Second, "the delivered !msg")
 	c.waitFor(t, regexp.MustCompile(`^led on$`), resend, 5*time.Second, "on_message")
 	c.waitDone(time.Minute)
@@ -89,7 +89,7 @@ func TestMicroPythonSession(t *testing.T) {
 // lines `gatewayctl pki board` prints and talks TLS with its certificate.
 func TestMicroPythonTLS(t *testing.T) {
 	p := issuePKI(t, "esp32-PYTLS")
-	g, addr := tlsGateway(t, p)
+	g, d, addr := tlsGateway(t, p)
 	cfg := filepath.Join(t.TempDir(), "config.py")
 	body := fmt.Sprintf("GATEWAY_HOST = \"localhost\"\nGATEWAY_PORT = %s\n%s\n", portOf(addr), p.configPy)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
@@ -99,7 +99,7 @@ func TestMicroPythonTLS(t *testing.T) {
 	c.waitFor(t, regexp.MustCompile(`tls=on`), 0, 10*time.Second, "banner")
 	c.waitFor(t, regexp.MustCompile(`^hello ok: session as esp32-PYTLS$`), 0, 15*time.Second, "hello over TLS")
 	c.waitFor(t, regexp.MustCompile(`^receipt seq=9 `), 0, 15*time.Second, "receipts over TLS")
-	g.tell(t, "esp32-PYTLS", "over tls")
+	g.tell(t, d, c, "esp32-PYTLS", "over tls")
 	c.waitFor(t, regexp.MustCompile(`^msg: over tls$`), 0, 15*time.Second, "delivery over TLS")
 	c.waitDone(time.Minute)
 	if err := cmd.Wait(); err != nil {

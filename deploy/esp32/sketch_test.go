@@ -174,7 +174,7 @@ func TestSketchSession(t *testing.T) {
 		t.Errorf("a receipt mismatch:\n%s", c.text())
 	}
 
-	g.tell(t, boardID, "led on")
+	g.tell(t, second, c, boardID, "led on")
 	c.waitFor(t, regexp.MustCompile(`\] msg: led on$`), resend, 10*time.Second, "the delivered !msg")
 	r.wait(t, 0)
 	out := c.text()
@@ -191,7 +191,7 @@ func TestSketchSession(t *testing.T) {
 // gets as far as a hello.
 func TestSketchTLS(t *testing.T) {
 	p := issuePKI(t, boardID)
-	g, addr := tlsGateway(t, p)
+	g, d, addr := tlsGateway(t, p)
 	secrets := plainSecrets("127.0.0.1", portOf(addr), p.secretsH, "#define SEND_INTERVAL_MS 20")
 	secrets = strings.Replace(secrets, "#define GATEWAY_HOST \"127.0.0.1\"", "#define GATEWAY_HOST \"localhost\"", 1)
 	bin := buildSketch(t, secrets)
@@ -199,7 +199,7 @@ func TestSketchTLS(t *testing.T) {
 	r.out.waitFor(t, regexp.MustCompile(`tls=on`), 0, 10*time.Second, "banner")
 	r.out.waitFor(t, regexp.MustCompile(`\] hello ok: session as `+boardID+`$`), 0, 20*time.Second, "hello over TLS")
 	r.out.waitFor(t, regexp.MustCompile(`\] receipt seq=19 `), 0, 20*time.Second, "20 receipts over TLS")
-	g.tell(t, boardID, "over tls")
+	g.tell(t, d, r.out, boardID, "over tls")
 	r.wait(t, 0)
 	if !strings.Contains(r.stderr.String(), "hostshim: tls: TLSv1.") {
 		t.Errorf("the shim did not report a TLS session:\n%s", r.stderr.String())

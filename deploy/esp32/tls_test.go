@@ -78,20 +78,20 @@ func issuePKI(t *testing.T, id string) boardPKI {
 // TLS in the test and passes the bytes to a plaintext gatewayd, so the
 // client's TLS is still checked against the same certificates. It returns
 // the gateway (for its control socket) and the address boards dial.
-func tlsGateway(t *testing.T, p boardPKI) (*gateway, string) {
+func tlsGateway(t *testing.T, p boardPKI) (*gateway, *daemon, string) {
 	t.Helper()
 	section := "tls:\n  cert_file: " + p.certFile + "\n  key_file: " + p.keyFile + "\n  client_ca_file: " + p.caFile + "\n"
 	if ok, why := accepts(t, section); ok {
 		g := newGateway(t, "line", section)
-		g.start(t)
+		d := g.start(t)
 		t.Logf("TLS: gatewayd's own tls: section")
-		return g, g.addr
+		return g, d, g.addr
 	} else {
 		t.Logf("TLS: this gatewayd does not take a tls: section yet (%s); crypto/tls in the test terminates it", why)
 	}
 	g := newGateway(t, "line", "")
-	g.start(t)
-	return g, tlsFront(t, p, g.addr)
+	d := g.start(t)
+	return g, d, tlsFront(t, p, g.addr)
 }
 
 // tlsFront listens with TLS on a loopback port, requires a client
