@@ -15,10 +15,12 @@
 #   openssl:             s_client, which shows gateway/tlsconf's TLS 1.2 suite
 #   lintian:             Debian's package checker, run on both .debs
 #   man-db:              man, to render the manual pages with warnings on
+#   g++, libssl-dev:     build the ESP32 sketch against deploy/esp32/hostshim (OpenSSL
+#                        backs its TLS client)
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl lintian man-db)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl lintian man-db g++ libssl-dev)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")

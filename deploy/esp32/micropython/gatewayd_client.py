@@ -1,24 +1,31 @@
-# gatewayd echo client for MicroPython on ESP32 boards; also runs unchanged
+# gatewayd client for MicroPython on ESP32 boards; also runs unchanged
 # under CPython 3 (that is how CI tests it against a real gatewayd).
 #
-# Every INTERVAL seconds it sends one line such as
-#     esp32-AABBCCDDEEFF seq=42 uptime_ms=123456 rssi=-61\n
-# reads until the same number of bytes has come back (gatewayd's default
-# `framing: raw` may return a line in several pieces), and checks that the
-# echo is byte-for-byte what was sent. A mismatch, a read timeout, EOF or any
-# socket error closes the connection; it is then opened again with exponential
-# backoff and jitter, and the message whose echo was not verified is sent again
-# with the same seq. When Wi-Fi drops (on a board) it is joined again the same way.
+# It connects (over TLS when GATEWAY_TLS is set) and opens a board session:
+#     !hello BOARD_ID [token=BOARD_TOKEN] fw=VERSION
+# Every INTERVAL seconds it queues one data line such as
+#     seq=42 uptime_ms=123456 rssi=-61
+# in the outbox and sends it. The gateway echoes each data line once it is
+# safe; that echo is the line's receipt, and only then does the line leave
+# the outbox. After a reconnect every line still in the outbox is sent again,
+# in order. The outbox is bounded (OUTBOX_LINES); when it is full the client
+# logs which line it drops. `!msg PAYLOAD` from the gateway is logged and
+# passed to on_message(), the one function meant for you to edit; the
+# example switches the LED on `led on` and off on `led off`. A gateway that
+# echoes the hello back (framing: raw) does not speak the board protocol:
+# the client says so and goes on in plain echo mode. With GATEWAY_HOST ""
+# it resolves MDNS_HOST + ".local" (mDNS, as the ESP32 port's getaddrinfo
+# does).
 #
 # On a board: copy this file, main.py and config.py (from config.example.py)
 # with mpremote; see ../README.md.
 # Under CPython:
 #     python3 gatewayd_client.py --host 127.0.0.1 --port 65432 --interval 0.1 --count 50
-# prints one line per verified echo and a summary, and exits 0 only if `count`
-# messages were verified with no mismatch (1 otherwise, 2 on a usage error).
+# prints one line per receipt and a summary, and exits 0 only if `count`
+# lines were receipted with no mismatch (1 otherwise, 2 on a usage error).
 #
 # Keep to what MicroPython supports: no f-strings, no dataclasses, no argparse,
-# no typing; only the socket API for the network.
+# no typing; only the socket and ssl APIs for the network.
 
 import sys
 import time
@@ -44,14 +51,14 @@ except ImportError:
     machine = None
     ON_BOARD = False
 
-VERSION = "1"
+VERSION = "2.0.0"
 
 DEFAULTS = {
     "host": "127.0.0.1",
     "port": 65432,
     "interval": 5.0,  # seconds between messages
-    "count": 0,  # messages to verify before stopping; 0 = run forever
-    "read_timeout": 5.0,  # seconds to wait for the whole echo
+    "count": 0,  # lines to get receipts for before stopping; 0 = run forever
+    "read_timeout": 10.0,  # seconds a receipt, !ok or !pong may take
     "connect_timeout": 5.0,
     "backoff_min": 0.5,  # first retry delay, seconds
     "backoff_max": 30.0,  # cap of the retry delay, seconds
@@ -59,6 +66,14 @@ DEFAULTS = {
     "keepalive_interval": 5,  # seconds between probes
     "keepalive_count": 3,  # unanswered probes before the connection is dropped
     "board_id": "",  # default: esp32-<MAC> on a board, py-<node id> elsewhere
+    "board_token": "",  # the board's token, when the gateway's tokens_file lists one
+    "tls": False,  # GATEWAY_TLS: connect with TLS
+    "ca_pem": "",  # GATEWAY_CA_PEM: the CA that signed the gateway's certificate
+    "client_cert_pem": "",  # the board's certificate (gatewayctl pki board)
+    "client_key_pem": "",  # and its key
+    "mdns_host": "raspberrypi",  # with host "": resolve MDNS_HOST.local
+    "outbox_lines": 32,  # lines kept without a receipt
+    "ping_idle": 15.0,  # seconds of silence before !ping; 0 = never
     "wifi_ssid": "",
     "wifi_password": "",
     "wifi_timeout": 20.0,
@@ -170,8 +185,7 @@ PATTERNS = {
     "wifi": (100, 100),  # joining Wi-Fi: fast blink
     "connecting": (500, 500),  # connecting to the gateway: slow blink
     "backoff": (100, 150, 100, 650),  # waiting to retry: double blink
-    "online": (1000,),  # connected and echoing: steady on
-    "mismatch": (50, 50),  # echo mismatch seen: very fast blink until reconnect
+    "online": None,  # in a session: the LED is on_message()'s
     "stopped": (0, 1000),  # off
 }
 
@@ -185,6 +199,7 @@ class StatusLED:
         self.pattern = PATTERNS["stopped"]
         self.t0 = _ticks()
         self.lit = None
+        self.user = False  # the LED in a session, set by on_message()
         if machine is not None and pin is not None:
             try:
                 self.pin = machine.Pin(pin, machine.Pin.OUT)
@@ -195,20 +210,23 @@ class StatusLED:
 
     def set(self, state):
         p = PATTERNS[state]
+        if p is None:
+            self.pattern = None
+            self._write(self.user)
+            return
         if p is not self.pattern:
             self.pattern = p
             self.t0 = _ticks()
             self.tick()
 
-    def flash(self):
-        """A short dark blip on the steady 'online' light: one verified echo."""
-        if self.pin is not None and self.pattern is PATTERNS["online"]:
-            self._write(False)
-            sleep_ms(40)
-            self._write(True)
+    def user_set(self, on):
+        """on_message() lights the LED (or not) while the session is up."""
+        self.user = on
+        if self.pattern is None:
+            self._write(on)
 
     def tick(self):
-        if self.pin is None:
+        if self.pin is None or self.pattern is None:
             return
         total = 0
         for d in self.pattern:
@@ -314,6 +332,21 @@ def default_board_id():
         return "py-unknown"
 
 
+# ---------------------------------------------------------------- your code
+
+
+def on_message(payload, client):
+    """Called with the payload of each `!msg PAYLOAD` the gateway delivers
+    (sent with `gatewayctl tell BOARD MESSAGE` or to .../BOARD/down). Edit
+    this to make the board do something; keep it short, receipts wait."""
+    if payload == "led on":
+        client.led.user_set(True)
+        log("led on")
+    elif payload == "led off":
+        client.led.user_set(False)
+        log("led off")
+
+
 # ---------------------------------------------------------------- socket
 
 
@@ -321,8 +354,7 @@ class ConnectionFailed(Exception):
     pass
 
 
-class EchoMismatch(Exception):
-    pass
+MICROPYTHON = getattr(sys, "implementation", None) is not None and sys.implementation.name == "micropython"
 
 
 def _is_timeout(e):
@@ -338,54 +370,6 @@ def _is_timeout(e):
     return code in codes
 
 
-def set_keepalive(sock, cfg):
-    """TCP keepalive where the socket module offers it. MicroPython's ESP32
-    port does not (its setsockopt only knows a few options), so there the read
-    timeout and the echo check are what find a dead connection."""
-    ka = getattr(socket, "SO_KEEPALIVE", None)
-    sol = getattr(socket, "SOL_SOCKET", None)
-    if ka is None or sol is None:
-        return "unsupported"
-    try:
-        sock.setsockopt(sol, ka, 1)
-    except OSError as e:
-        return "failed (%s)" % e
-    done = ["on"]
-    tcp = getattr(socket, "IPPROTO_TCP", None)
-    for name, key in (
-        ("TCP_KEEPIDLE", "keepalive_idle"),
-        ("TCP_KEEPINTVL", "keepalive_interval"),
-        ("TCP_KEEPCNT", "keepalive_count"),
-    ):
-        opt = getattr(socket, name, None)
-        if tcp is None or opt is None:
-            continue
-        try:
-            sock.setsockopt(tcp, opt, int(cfg[key]))
-            done.append("%s=%d" % (name[4:].lower(), int(cfg[key])))
-        except OSError:
-            pass
-    return ",".join(done)
-
-
-def open_connection(cfg):
-    host, port = cfg["host"], int(cfg["port"])
-    try:
-        # Two arguments only: MicroPython ports differ in what else they take.
-        ai = socket.getaddrinfo(host, port)[0]
-    except OSError as e:
-        raise ConnectionFailed("resolve %s: %s" % (host, e))
-    s = socket.socket(ai[0], socket.SOCK_STREAM)
-    try:
-        s.settimeout(cfg["connect_timeout"])
-        s.connect(ai[-1])
-    except OSError as e:
-        s.close()
-        raise ConnectionFailed("connect %s:%d: %s" % (host, port, _reason(e)))
-    ka = set_keepalive(s, cfg)
-    return s, ka
-
-
 def _reason(e):
     if _is_timeout(e):
         return "timed out"
@@ -395,6 +379,69 @@ def _reason(e):
         if names and code in names:
             return names[code]
     return str(e)
+
+
+def gateway_host(cfg):
+    """The configured host, or MDNS_HOST.local when it is empty."""
+    if cfg["host"]:
+        return cfg["host"]
+    return cfg["mdns_host"] + ".local"
+
+
+def tls_wrap(sock, cfg, host):
+    """TLS with the gateway's CA and, when set, the board's certificate.
+    MicroPython's ssl takes the PEM data itself; CPython wants files."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if hasattr(ssl, "TLSVersion"):
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not cfg["ca_pem"]:
+        raise ConnectionFailed("tls: GATEWAY_CA_PEM is not set")
+    if MICROPYTHON:
+        ctx.load_verify_locations(cadata=cfg["ca_pem"].encode())
+        if cfg["client_cert_pem"] and cfg["client_key_pem"]:
+            ctx.load_cert_chain(cfg["client_cert_pem"].encode(), cfg["client_key_pem"].encode())
+    else:
+        ctx.load_verify_locations(cadata=cfg["ca_pem"])
+        if cfg["client_cert_pem"] and cfg["client_key_pem"]:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as d:
+                cert, key = d + "/board.crt", d + "/board.key"
+                with open(cert, "w") as f:
+                    f.write(cfg["client_cert_pem"])
+                with open(key, "w") as f:
+                    f.write(cfg["client_key_pem"])
+                ctx.load_cert_chain(cert, key)
+    try:
+        return ctx.wrap_socket(sock, server_hostname=host)
+    except OSError as e:  # ssl.SSLError is one
+        raise ConnectionFailed("tls: %s" % _reason(e))
+
+
+def open_connection(cfg):
+    host, port = gateway_host(cfg), int(cfg["port"])
+    if not cfg["host"]:
+        log("mdns: resolving %s" % host)
+    try:
+        # Two arguments only: MicroPython ports differ in what else they take.
+        ai = socket.getaddrinfo(host, port)[0]
+    except OSError as e:
+        raise ConnectionFailed("resolve %s: %s" % (host, e))
+    s = socket.socket(ai[0], socket.SOCK_STREAM)
+    try:
+        s.settimeout(cfg["connect_timeout"])
+        s.connect(ai[-1])
+        if cfg["tls"]:
+            s = tls_wrap(s, cfg, host)
+    except OSError as e:
+        s.close()
+        raise ConnectionFailed("connect %s:%d: %s" % (host, port, _reason(e)))
+    except ConnectionFailed:
+        s.close()
+        raise
+    return s
 
 
 def send_all(sock, data):
@@ -407,36 +454,39 @@ def send_all(sock, data):
         view = view[n:]
 
 
-def read_echo(sock, expected, timeout_s, led):
-    """Read exactly len(expected) bytes (as many reads as it takes) and
-    compare them to expected. Raises ConnectionFailed or EchoMismatch."""
-    got = b""
-    t0 = _ticks()
-    limit = int(timeout_s * 1000)
-    while len(got) < len(expected):
-        left = limit - _ticks_since(t0)
-        if left <= 0:
-            raise ConnectionFailed(
-                "read timeout: %d of %d bytes echoed in %d ms" % (len(got), len(expected), limit)
-            )
-        # Short reads keep the LED pattern going on a board.
-        sock.settimeout(min(left, 200) / 1000.0)
-        try:
-            chunk = sock.recv(len(expected) - len(got))
-        except OSError as e:
-            if _is_timeout(e):
-                led.tick()
-                continue
-            raise ConnectionFailed("read: %s" % _reason(e))
-        if not chunk:
-            raise ConnectionFailed(
-                "connection closed by the gateway (EOF) after %d of %d bytes" % (len(got), len(expected))
-            )
-        got += chunk
-        # Check as we go: a wrong first byte is already a mismatch.
-        if got != expected[: len(got)]:
-            raise EchoMismatch("sent %r, got back %r" % (expected, got))
-    return got
+class Lines:
+    """Splits what the gateway sends into lines."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def next(self, timeout_ms):
+        """One line (without LF, CR dropped), or None if none came within
+        timeout_ms. Raises ConnectionFailed at EOF or on an error."""
+        t0 = _ticks()
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line, self.buf = self.buf[:i], self.buf[i + 1 :]
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                return line
+            if len(self.buf) > 300:
+                raise ConnectionFailed("a line from the gateway is longer than 300 bytes")
+            left = timeout_ms - _ticks_since(t0)
+            if left <= 0:
+                return None
+            self.sock.settimeout(min(left, 200) / 1000.0)
+            try:
+                chunk = self.sock.recv(256)
+            except OSError as e:
+                if _is_timeout(e):
+                    continue
+                raise ConnectionFailed("read: %s" % _reason(e))
+            if not chunk:
+                raise ConnectionFailed("connection closed by the gateway (EOF)")
+            self.buf += chunk
 
 
 # ---------------------------------------------------------------- client
@@ -449,64 +499,101 @@ class Client:
         self.wifi = WiFi(cfg, self.led)
         self.board_id = cfg["board_id"] or default_board_id()
         self.uptime = Uptime()
-        self.seq = 0  # seq of the next message to verify
-        self.sent = 0
-        self.verified = 0
+        self.outbox = []  # [seq, line, sent_at_ms]: no receipt yet, oldest first
+        self.in_flight = 0  # outbox lines written on this connection
+        self.sent_once = 0  # outbox lines, from the oldest, written at least once
+        self.next_seq = 0
+        self.next_line_at = None
+        self.receipts = 0
+        self.resent = 0
+        self.dropped = 0
         self.mismatches = 0
         self.failures = 0
         self.reconnects = 0
         self.connections = 0
+        self.echo_mode = False
         self.backoff = Backoff(cfg["backoff_min"], cfg["backoff_max"])
 
-    def payload(self):
-        line = "%s seq=%d uptime_ms=%d" % (self.board_id, self.seq, self.uptime.ms())
+    def done(self):
+        return self.cfg["count"] > 0 and self.receipts >= self.cfg["count"]
+
+    def produce(self):
+        """Queue the next data line when it is due, online or not. A full
+        outbox drops its oldest line if that one is not on the wire, else
+        the new one: receipts must come back in the order lines went out."""
+        now = self.uptime.ms()
+        if self.next_line_at is None:
+            self.next_line_at = now
+        if now < self.next_line_at:
+            return
+        self.next_line_at += int(self.cfg["interval"] * 1000)
+        if self.next_line_at < now:
+            self.next_line_at = now
+        if self.cfg["count"] > 0 and self.next_seq >= self.cfg["count"]:
+            return
+        seq = self.next_seq
+        self.next_seq += 1
+        if len(self.outbox) >= self.cfg["outbox_lines"]:
+            self.dropped += 1
+            if self.in_flight == 0:
+                log("outbox full (%d lines): dropped seq=%d, the oldest, never receipted" % (len(self.outbox), self.outbox[0][0]))
+                self.outbox.pop(0)
+                if self.sent_once > 0:
+                    self.sent_once -= 1
+            else:
+                log("outbox full (%d lines, all sent, none receipted): dropped seq=%d, the new line" % (len(self.outbox), seq))
+                return
+        line = "seq=%d uptime_ms=%d" % (seq, now)
         rssi = self.wifi.rssi()
         if rssi is not None:
             line += " rssi=%d" % rssi
-        return (line + "\n").encode()
-
-    def done(self):
-        return self.cfg["count"] > 0 and self.verified >= self.cfg["count"]
+        self.outbox.append([seq, (line + "\n").encode(), 0])
 
     def wait_before_retry(self, why):
         self.failures += 1
+        self.in_flight = 0
         delay = self.backoff.next_ms()
         log("reconnecting in %d ms (attempt %d): %s" % (delay, self.backoff.attempt, why))
         self.led.set("backoff")
-        self.led.wait_ms(delay)
+        t0 = _ticks()
+        while _ticks_since(t0) < delay:
+            self.produce()
+            self.led.wait_ms(min(50, delay - _ticks_since(t0)))
 
     def run(self):
         log(
-            "gatewayd_client %s board=%s gateway=%s:%d interval=%ss count=%d"
-            % (VERSION, self.board_id, self.cfg["host"], int(self.cfg["port"]), self.cfg["interval"], self.cfg["count"])
+            "gatewayd_client %s board=%s gateway=%s:%d tls=%s interval=%ss count=%d outbox=%d lines"
+            % (
+                VERSION,
+                self.board_id,
+                self.cfg["host"] or "(mdns)",
+                int(self.cfg["port"]),
+                "on" if self.cfg["tls"] else "off",
+                self.cfg["interval"],
+                self.cfg["count"],
+                self.cfg["outbox_lines"],
+            )
         )
         t0 = _ticks()
         while not self.done():
+            self.produce()
             if not self.wifi.join():
                 self.wait_before_retry("wifi not connected")
                 continue
             self.led.set("connecting")
-            log("state=connecting gateway=%s:%d" % (self.cfg["host"], int(self.cfg["port"])))
+            log("state=connecting gateway=%s:%d" % (gateway_host(self.cfg), int(self.cfg["port"])))
             try:
-                sock, ka = open_connection(self.cfg)
+                sock = open_connection(self.cfg)
             except ConnectionFailed as e:
                 self.wait_before_retry(str(e))
                 continue
             self.connections += 1
             if self.connections > 1:
                 self.reconnects += 1
-            log("state=online keepalive=%s read_timeout=%ss" % (ka, self.cfg["read_timeout"]))
-            self.led.set("online")
             try:
                 self.session(sock)
             except ConnectionFailed as e:
                 self.wait_before_retry(str(e))
-            except EchoMismatch as e:
-                self.mismatches += 1
-                log("echo mismatch seq=%d: %s" % (self.seq, e))
-                self.led.set("mismatch")
-                self.led.wait_ms(1000)
-                self.wait_before_retry("echo mismatch, restarting the connection")
             finally:
                 try:
                     sock.close()
@@ -515,51 +602,133 @@ class Client:
         self.led.set("stopped")
         elapsed = _ticks_since(t0)
         log(
-            "summary: verified=%d/%d sent=%d mismatches=%d failures=%d reconnects=%d elapsed_ms=%d"
-            % (self.verified, self.cfg["count"], self.sent, self.mismatches, self.failures, self.reconnects, elapsed)
+            "summary: receipts=%d/%d resent=%d dropped=%d mismatches=%d failures=%d reconnects=%d elapsed_ms=%d"
+            % (self.receipts, self.cfg["count"], self.resent, self.dropped, self.mismatches, self.failures, self.reconnects, elapsed)
         )
         return self.done() and self.mismatches == 0
 
+    def write(self, sock, data):
+        try:
+            send_all(sock, data)
+        except OSError as e:
+            raise ConnectionFailed("write: %s" % _reason(e))
+
+    def hello(self, sock, lines):
+        h = "!hello " + self.board_id
+        if self.cfg["board_token"]:
+            h += " token=" + self.cfg["board_token"]
+        h += " fw=" + VERSION
+        self.write(sock, (h + "\n").encode())
+        ans = lines.next(int(self.cfg["read_timeout"] * 1000))
+        if ans is None:
+            raise ConnectionFailed("no answer to the hello within %ss" % self.cfg["read_timeout"])
+        ans = ans.decode()
+        if ans == "!ok " + self.board_id:
+            self.echo_mode = False
+            log("hello ok: session as %s" % self.board_id)
+        elif ans == h:
+            self.echo_mode = True
+            log("hello echoed back: the gateway does not speak the board protocol; plain echo mode")
+        else:
+            raise ConnectionFailed("hello refused: %s" % ans)
+
+    def on_line(self, line):
+        if self.echo_mode or not line.startswith(b"!"):
+            self.on_receipt(line)
+            return
+        text = line.decode()
+        if text.startswith("!msg "):
+            log("msg: %s" % text[5:])
+            on_message(text[5:], self)
+        elif text == "!pong":
+            self.ping_at = None
+        elif text.startswith("!err "):
+            log("gateway says: %s" % text)
+            if text[5:].startswith("replaced"):
+                raise ConnectionFailed("another connection took over board %s" % self.board_id)
+        else:
+            log("ignored control line: %s" % text[:60])
+
+    def on_receipt(self, line):
+        if self.in_flight == 0:
+            raise ConnectionFailed("unexpected data line from the gateway: %r" % line[:60])
+        seq, want, sent_at = self.outbox[0]
+        if line != want[:-1]:
+            self.mismatches += 1
+            raise ConnectionFailed("receipt MISMATCH for seq=%d: got %r" % (seq, line[:60]))
+        self.outbox.pop(0)
+        self.in_flight -= 1
+        if self.sent_once > 0:
+            self.sent_once -= 1
+        self.receipts += 1
+        self.backoff.reset()
+        if not self.cfg["quiet"]:
+            log("receipt seq=%d rtt_ms=%d" % (seq, self.uptime.ms() - sent_at))
+
     def session(self, sock):
-        interval_ms = int(self.cfg["interval"] * 1000)
+        lines = Lines(sock)
+        self.in_flight = 0
+        self.ping_at = None
+        self.hello(sock, lines)
+        if self.sent_once > 0:
+            self.resent += self.sent_once
+            log(
+                "resending %d lines that had no receipt, seq=%d..%d"
+                % (self.sent_once, self.outbox[0][0], self.outbox[self.sent_once - 1][0])
+            )
+        if len(self.outbox) > self.sent_once:
+            log("sending %d lines queued while offline" % (len(self.outbox) - self.sent_once))
+        log("state=online")
+        self.led.set("online")
+        timeout_ms = int(self.cfg["read_timeout"] * 1000)
+        last_rx = self.uptime.ms()
         while not self.done():
             if not self.wifi.connected():
                 raise ConnectionFailed("wifi lost")
-            msg = self.payload()
-            t_send = _ticks()
-            try:
-                send_all(sock, msg)
-            except OSError as e:
-                raise ConnectionFailed("write: %s" % _reason(e))
-            self.sent += 1
-            read_echo(sock, msg, self.cfg["read_timeout"], self.led)
-            rtt = _ticks_since(t_send)
-            self.verified += 1
-            self.backoff.reset()
-            if not self.cfg["quiet"]:
-                log("echo ok seq=%d bytes=%d rtt_ms=%d" % (self.seq, len(msg), rtt))
-            self.led.flash()
-            self.seq += 1
-            if self.done():
-                return
-            left = interval_ms - _ticks_since(t_send)
-            if left > 0:
-                self.led.wait_ms(left)
+            self.produce()
+            while self.in_flight < len(self.outbox):
+                entry = self.outbox[self.in_flight]
+                self.write(sock, entry[1])
+                entry[2] = self.uptime.ms()
+                self.in_flight += 1
+                if self.in_flight > self.sent_once:
+                    self.sent_once = self.in_flight
+            line = lines.next(20)
+            now = self.uptime.ms()
+            if line is not None:
+                last_rx = now
+                self.on_line(line)
+                continue
+            # Something is owed (a receipt or a pong) and nothing came for
+            # too long: the gateway or the path to it is gone.
+            owed = (self.in_flight > 0 and now - self.outbox[0][2] > timeout_ms) or (
+                self.ping_at is not None and now - self.ping_at > timeout_ms
+            )
+            if owed and now - last_rx > timeout_ms:
+                raise ConnectionFailed("nothing from the gateway for %d ms" % (now - last_rx))
+            idle = self.cfg["ping_idle"]
+            if idle > 0 and not self.echo_mode and self.ping_at is None and now - last_rx > idle * 1000:
+                self.write(sock, b"!ping\n")
+                self.ping_at = now
 
 
 # ---------------------------------------------------------------- config
 
 USAGE = """usage: python3 gatewayd_client.py [options]
-  --host HOST            gateway address (env GATEWAYD_HOST, default 127.0.0.1)
+  --config FILE          read settings from a config.py (as on a board) first
+  --host HOST            gateway address; "" = MDNS_HOST.local (env GATEWAYD_HOST, default 127.0.0.1)
   --port PORT            gateway port (env GATEWAYD_PORT, default 65432)
-  --interval SECONDS     time between messages (env GATEWAYD_INTERVAL, default 5)
-  --count N              stop after N verified echoes; 0 = forever (env GATEWAYD_COUNT)
-  --read-timeout SECONDS wait this long for a whole echo (default 5)
+  --interval SECONDS     time between data lines (env GATEWAYD_INTERVAL, default 5)
+  --count N              stop after N receipts; 0 = forever (env GATEWAYD_COUNT)
+  --read-timeout SECONDS a receipt, !ok or !pong may take this long (default 10)
   --backoff-min SECONDS  first reconnect delay (default 0.5)
   --backoff-max SECONDS  reconnect delay cap (default 30)
-  --id NAME              board id in the payload (default py-<node id>)
-  --quiet                no line per verified echo
-exit status: 0 when COUNT echoes were verified with no mismatch, 1 otherwise,
+  --id NAME              board ID in the hello (default py-<node id>)
+  --token TOKEN          the board's token
+  --outbox-lines N       lines kept without a receipt (default 32)
+  --ping-idle SECONDS    silence before !ping; 0 = never (default 15)
+  --quiet                no line per receipt
+exit status: 0 when COUNT lines were receipted with no mismatch, 1 otherwise,
 2 on a usage error"""
 
 _FLAGS = {
@@ -572,6 +741,9 @@ _FLAGS = {
     "--backoff-min": ("backoff_min", float),
     "--backoff-max": ("backoff_max", float),
     "--id": ("board_id", str),
+    "--token": ("board_token", str),
+    "--outbox-lines": ("outbox_lines", int),
+    "--ping-idle": ("ping_idle", float),
 }
 
 _ENV = {
@@ -581,6 +753,17 @@ _ENV = {
     "GATEWAYD_COUNT": ("count", int),
 }
 
+# Settings whose config.py name has GATEWAY_ in front: the names
+# `gatewayctl pki` prints (GATEWAY_TLS, GATEWAY_CA_PEM) and the address.
+_GATEWAY_KEYS = ("host", "port", "tls", "ca_pem")
+
+
+def setting_name(key):
+    """The config.py name of a DEFAULTS key."""
+    if key in _GATEWAY_KEYS:
+        return "GATEWAY_" + key.upper()
+    return key.upper()
+
 
 class UsageError(Exception):
     pass
@@ -589,12 +772,28 @@ class UsageError(Exception):
 def config_from_module(cfg, mod):
     """Fill cfg from a config.py on the board (UPPER_CASE names)."""
     for key in DEFAULTS:
-        name = key.upper()
-        if key in ("host", "port"):
-            name = "GATEWAY_" + name
+        name = setting_name(key)
         if hasattr(mod, name):
             cfg[key] = getattr(mod, name)
     return cfg
+
+
+class _Settings:
+    pass
+
+
+def config_from_file(cfg, path):
+    """Fill cfg from a config.py file (CPython: the same file a board uses)."""
+    ns = {}
+    try:
+        with open(path) as f:
+            exec(f.read(), ns)
+    except (OSError, SyntaxError) as e:
+        raise UsageError("--config %s: %s" % (path, e))
+    mod = _Settings()
+    for k in ns:
+        setattr(mod, k, ns[k])
+    return config_from_module(cfg, mod)
 
 
 def config_from_args(cfg, argv, environ):
@@ -612,6 +811,17 @@ def config_from_args(cfg, argv, environ):
             raise UsageError("")
         if a == "--quiet":
             cfg["quiet"] = True
+            i += 1
+            continue
+        if a == "--config" or a.startswith("--config="):
+            if "=" in a:
+                path = a.split("=", 1)[1]
+            elif i + 1 < len(argv):
+                path = argv[i + 1]
+                i += 1
+            else:
+                raise UsageError("--config needs a value")
+            config_from_file(cfg, path)
             i += 1
             continue
         val = None
@@ -634,6 +844,8 @@ def config_from_args(cfg, argv, environ):
         raise UsageError("port %s out of range" % cfg["port"])
     if cfg["interval"] < 0 or cfg["count"] < 0 or cfg["read_timeout"] <= 0:
         raise UsageError("interval and count must be >= 0, read timeout > 0")
+    if cfg["outbox_lines"] < 1:
+        raise UsageError("outbox-lines must be at least 1")
     if cfg["backoff_min"] <= 0 or cfg["backoff_max"] < cfg["backoff_min"]:
         raise UsageError("need 0 < backoff-min <= backoff-max")
     return cfg
@@ -670,8 +882,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         client.led.set("stopped")
         log(
-            "interrupted: verified=%d sent=%d mismatches=%d reconnects=%d"
-            % (client.verified, client.sent, client.mismatches, client.reconnects)
+            "interrupted: receipts=%d outbox=%d dropped=%d reconnects=%d"
+            % (client.receipts, len(client.outbox), client.dropped, client.reconnects)
         )
         return 130
     return 0 if ok else 1

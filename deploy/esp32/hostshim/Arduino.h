@@ -1,0 +1,72 @@
+// Arduino.h for the host shim: the part of the Arduino-ESP32 core API that
+// gatewayd_client.ino uses, on Linux, so the unchanged sketch compiles with
+// g++ and runs against a real gatewayd in tests. Not for boards.
+//
+// g++ -include Arduino.h stands in for what the Arduino build does (it adds
+// `#include <Arduino.h>` to the top of every .ino).
+#pragma once
+
+#include <cstdarg>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#define HIGH 0x1
+#define LOW 0x0
+#define INPUT 0x01
+#define OUTPUT 0x03
+
+uint32_t millis();
+void delay(uint32_t ms);
+void pinMode(uint8_t pin, uint8_t mode);
+void digitalWrite(uint8_t pin, uint8_t val);
+
+// String: the few members of Arduino's String the sketch calls.
+class String {
+ public:
+  String() {}
+  String(const char *s) : s_(s ? s : "") {}
+  String(const std::string &s) : s_(s) {}
+  const char *c_str() const { return s_.c_str(); }
+  unsigned int length() const { return (unsigned int)s_.size(); }
+  bool operator==(const String &o) const { return s_ == o.s_; }
+  bool operator==(const char *o) const { return s_ == (o ? o : ""); }
+  bool operator!=(const char *o) const { return !(*this == o); }
+
+ private:
+  std::string s_;
+};
+
+// IPAddress: IPv4 only, as the sketch uses it.
+class IPAddress {
+ public:
+  IPAddress() : a_{0, 0, 0, 0} {}
+  IPAddress(uint8_t a, uint8_t b, uint8_t c, uint8_t d) : a_{a, b, c, d} {}
+  bool fromString(const char *s);
+  String toString() const;
+  uint8_t operator[](int i) const { return a_[i]; }
+
+ private:
+  uint8_t a_[4];
+};
+
+// HardwareSerial: the serial console, written to stdout.
+class HardwareSerial {
+ public:
+  void begin(unsigned long baud);
+  size_t printf(const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+  size_t print(const char *s);
+  size_t println(const char *s);
+  void flush();
+};
+extern HardwareSerial Serial;
+
+// EspClass: ESP.getEfuseMac() from HOSTSHIM_MAC (AA:BB:CC:DD:EE:FF).
+class EspClass {
+ public:
+  uint64_t getEfuseMac();
+};
+extern EspClass ESP;
