@@ -15,10 +15,13 @@
 #   openssl:             s_client, which shows gateway/tlsconf's TLS 1.2 suite
 #   lintian:             Debian's package checker, run on both .debs
 #   man-db:              man, to render the manual pages with warnings on
+#   avahi-daemon, avahi-utils, dbus:
+#                        the package test's container publishes the Avahi
+#                        service file and finds it with avahi-browse
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl lintian man-db)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl lintian man-db avahi-daemon avahi-utils dbus)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")
