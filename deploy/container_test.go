@@ -206,6 +206,8 @@ func TestInstallScriptUnderSystemd(t *testing.T) {
 		{"ctl_path", "/usr/local/bin/gatewayctl", "gatewayctl is on the PATH"},
 		{"man_gatewayd", "/usr/local/share/man/man8/gatewayd.8.gz", "man gatewayd finds gatewayd(8)"},
 		{"echo", "first", "it serves"},
+		{"execreload", "/usr/local/bin/gatewayctl", "reload runs the installed gatewayctl"},
+		{"reload_rc", "0", "and systemctl reload succeeds"},
 		{"update_rc", "0", "a second run succeeds"},
 		{"update_restarted", "yes", "the service runs the new binary"},
 		{"update_socket_kept", "yes", "the socket was not restarted"},
