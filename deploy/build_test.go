@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // The version and commit the test builds are given, as `git describe` and
@@ -76,20 +78,19 @@ func hostCtl(t *testing.T) string {
 
 func hostBuild(t *testing.T, o *once, name string) string {
 	t.Helper()
-	dir := filepath.Join(buildDir, "host")
-	bin := filepath.Join(dir, name)
 	o.do(t, "go build ./cmd/"+name, func() ([]byte, error) {
-		// Stamped as make build stamps it, so a package built from it
-		// carries one version too.
-		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+testDebVersion+" -X main.commit="+testCommit, "-o", bin, "./cmd/"+name)
-		cmd.Dir = top
-		// For this machine even when the suite itself runs as arm64
-		// under qemu-user (GOARCH=arm64 go test -exec ...): the systemd
-		// these tests boot is the host's.
-		cmd.Env = append(os.Environ(), "GOOS=", "GOARCH=", "GOARM=")
-		return cmd.CombinedOutput()
+		_, err := gatewaytest.Build(filepath.Join(buildDir, "host"), "github.com/gatewayd/gatewayd/cmd/"+name, gatewaytest.BuildOptions{
+			// Stamped as make build stamps it, so a package built from
+			// it carries one version too.
+			Flags: []string{"-ldflags=-X main.version=" + testDebVersion + " -X main.commit=" + testCommit},
+			// For this machine even when the suite itself runs as arm64
+			// under qemu-user (GOARCH=arm64 go test -exec ...): the
+			// systemd these tests boot is the host's.
+			Env: []string{"GOOS=", "GOARCH=", "GOARM="},
+		})
+		return nil, err // the error carries go build's output
 	})
-	return bin
+	return filepath.Join(buildDir, "host", name)
 }
 
 // makeTarget runs the top-level Makefile the way a developer would, with the

@@ -206,6 +206,8 @@ func TestInstallScriptUnderSystemd(t *testing.T) {
 		{"ctl_path", "/usr/local/bin/gatewayctl", "gatewayctl is on the PATH"},
 		{"man_gatewayd", "/usr/local/share/man/man8/gatewayd.8.gz", "man gatewayd finds gatewayd(8)"},
 		{"echo", "first", "it serves"},
+		{"execreload", "/usr/local/bin/gatewayctl", "reload runs the installed gatewayctl"},
+		{"reload_rc", "0", "and systemctl reload succeeds"},
 		{"update_rc", "0", "a second run succeeds"},
 		{"update_restarted", "yes", "the service runs the new binary"},
 		{"update_socket_kept", "yes", "the socket was not restarted"},
@@ -265,6 +267,26 @@ func TestDebUnderSystemd(t *testing.T) {
 		{"man_ctl", "/usr/share/man/man1/gatewayctl.1.gz", "man gatewayctl finds gatewayctl(1)"},
 		{"man_title", "GATEWAYD.YAML(5) File Formats GATEWAYD.YAML(5)", "the page renders"},
 		{"documentation", `"man:gatewayd(8)" "man:gatewayd.yaml(5)" https://github.com/gatewayd/gatewayd`, "systemctl help gatewayd opens the page"},
+		{"reload_good_rc", "0", "systemctl reload (gatewayctl reload) succeeds on a good file"},
+		{"reload_good_same_pid", "yes", "in place"},
+		{"reload_bad_rc", "1", "systemctl reload fails on a bad file"},
+		{"reload_bad_said", "1", "systemctl says the reload's control process failed"},
+		{"reload_bad_status_problem", "1", "systemctl status shows gatewayctl's line naming the file, line and key"},
+		{"reload_bad_active", "active", "the daemon keeps running"},
+		{"reload_bad_same_pid", "yes", "the same process"},
+		{"reload_bad_echo", "after-bad-reload", "on its old configuration"},
+		{"warning_reload_failed", "1", "journalctl -p warning shows the rejected reload (an ERROR line, priority 3)"},
+		{"warning_problem", "1", "and its problem"},
+		{"warning_info_lines", "0", "and none of the info lines (priority 6)"},
+		{"reload_again_rc", "0", "the restored file reloads"},
+		{"group_boards", "no boards connected", "a member of the gatewayd group runs gatewayctl boards without sudo"},
+		{"group_boards_rc", "0", "and it succeeds"},
+		{"stranger_boards_rc", "1", "a user outside the group cannot"},
+		{"stranger_denied", "1", "and is told permission denied"},
+		{"avahi_active", "active", "avahi-daemon runs, with dbus"},
+		{"avahi_type", "_gatewayd._tcp", "avahi-browse -rpt _gatewayd._tcp finds the gateway"},
+		{"avahi_port", "65432", "on the socket unit's port"},
+		{"avahi_txt", `"proto=1" "tls=0" `, "with its TXT record"},
 		{"remove_rc", "0", "dpkg -r succeeds"},
 		{"removed_service", "inactive", "prerm stops the service"},
 		{"removed_socket", "inactive", "and the socket"},
@@ -283,4 +305,7 @@ func TestDebUnderSystemd(t *testing.T) {
 		{"purged_config", "gone", "the configuration is removed"},
 	}
 	judge(t, results, tests)
+	if n, _ := strconv.Atoi(results["all_info_lines"]); n == 0 {
+		t.Errorf("the journal holds no info line at all, so -p warning leaving them out proves nothing")
+	}
 }

@@ -6,6 +6,7 @@ package deploy
 import (
 	"debug/buildinfo"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -43,6 +44,8 @@ func dep5(t *testing.T, path string) []map[string]string {
 	return paras
 }
 
+var licenceSepRE = regexp.MustCompile(` (and|or) `)
+
 // TestCopyrightCoversModules checks debian/copyright: DEP-5 with the header
 // first, a Files paragraph (vendor/MODULE/*) for exactly the modules that
 // `go version -m` finds in gatewayd and gatewayctl, each with a copyright,
@@ -63,7 +66,9 @@ func TestCopyrightCoversModules(t *testing.T) {
 			if name == "" {
 				t.Errorf("Files %s: no License", files)
 			}
-			for _, l := range strings.Split(name, " and ") {
+			// "A and B" (both apply) or "A or B" (a choice): each
+			// needs its text.
+			for _, l := range licenceSepRE.Split(name, -1) {
 				licences[l] = licences[l] || text != ""
 			}
 			if m, ok := strings.CutPrefix(files, "vendor/"); ok {

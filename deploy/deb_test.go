@@ -36,8 +36,9 @@ func TestDebPackages(t *testing.T) {
 					t.Errorf("%s: %q, want %q", k, got, want)
 				}
 			}
-			if got := strings.TrimSpace(run(t, "dpkg-deb", "--info", deb, "conffiles")); got != "/etc/gatewayd/gatewayd.yaml" {
-				t.Errorf("conffiles %q, want /etc/gatewayd/gatewayd.yaml", got)
+			wantConffiles := "/etc/gatewayd/gatewayd.yaml\n/etc/avahi/services/gatewayd.service"
+			if got := strings.TrimSpace(run(t, "dpkg-deb", "--info", deb, "conffiles")); got != wantConffiles {
+				t.Errorf("conffiles %q, want %q", got, wantConffiles)
 			}
 			info := run(t, "dpkg-deb", "--info", deb)
 			for _, s := range []string{"postinst", "prerm", "postrm"} {
@@ -57,6 +58,7 @@ func TestDebPackages(t *testing.T) {
 				"./usr/share/doc/gatewayd/changelog.gz":   "-rw-r--r-- root/root",
 				"./usr/share/lintian/overrides/gatewayd":  "-rw-r--r-- root/root",
 				"./etc/gatewayd/gatewayd.yaml":            "-rw-r--r-- root/root",
+				"./etc/avahi/services/gatewayd.service":   "-rw-r--r-- root/root",
 				"./lib/systemd/system/gatewayd.service":   "-rw-r--r-- root/root",
 				"./lib/systemd/system/gatewayd.socket":    "-rw-r--r-- root/root",
 				"./usr/lib/sysusers.d/gatewayd.conf":      "-rw-r--r-- root/root",
@@ -97,6 +99,7 @@ func TestDebPackages(t *testing.T) {
 				"gatewayd.socket":          "lib/systemd/system/gatewayd.socket",
 				"gatewayd.sysusers":        "usr/lib/sysusers.d/gatewayd.conf",
 				"../configs/gatewayd.yaml": "etc/gatewayd/gatewayd.yaml",
+				"avahi/gatewayd.service":   "etc/avahi/services/gatewayd.service",
 				"debian/copyright":         "usr/share/doc/gatewayd/copyright",
 				"debian/lintian-overrides": "usr/share/lintian/overrides/gatewayd",
 				"man/gatewayd.8":           "usr/share/man/man8/gatewayd.8.gz",

@@ -17,10 +17,13 @@
 #   man-db:              man, to render the manual pages with warnings on
 #   g++, libssl-dev:     build the ESP32 sketch against deploy/esp32/hostshim (OpenSSL
 #                        backs its TLS client)
+#   avahi-daemon, avahi-utils, dbus:
+#                        the package test's container publishes the Avahi
+#                        service file and finds it with avahi-browse
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl lintian man-db g++ libssl-dev)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl lintian man-db g++ libssl-dev avahi-daemon avahi-utils dbus)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")

@@ -229,9 +229,11 @@ do_install() {
 	# Units: the same files as the package's, with the binary's local path.
 	local tmp
 	tmp=$(mktemp)
-	sed 's|^ExecStart=/usr/sbin/gatewayd |ExecStart=/usr/local/sbin/gatewayd |' \
+	sed -e 's|^ExecStart=/usr/sbin/gatewayd |ExecStart=/usr/local/sbin/gatewayd |' \
+		-e 's|^ExecReload=/usr/bin/gatewayctl |ExecReload=/usr/local/bin/gatewayctl |' \
 		"$here/gatewayd.service" >"$tmp"
 	grep -q '^ExecStart=/usr/local/sbin/gatewayd ' "$tmp" || die "gatewayd.service: ExecStart not rewritten"
+	grep -q '^ExecReload=/usr/local/bin/gatewayctl ' "$tmp" || die "gatewayd.service: ExecReload not rewritten"
 	install_file 0644 "$tmp" "$unitdir/gatewayd.service"
 	rm -f "$tmp"
 	install_file 0644 "$here/gatewayd.socket" "$unitdir/gatewayd.socket"

@@ -143,6 +143,8 @@ func TestInstallScript(t *testing.T) {
 	}
 	wantLine(t, filepath.Join(root, "usr/local/lib/systemd/system/gatewayd.service"),
 		`^ExecStart=/usr/local/sbin/gatewayd -config /etc/gatewayd/gatewayd.yaml$`)
+	wantLine(t, filepath.Join(root, "usr/local/lib/systemd/system/gatewayd.service"),
+		`^ExecReload=/usr/local/bin/gatewayctl reload$`)
 	wantLine(t, filepath.Join(root, "etc/passwd"), `^gatewayd:x:\d+:\d+:[^:]*:/nonexistent:/usr/sbin/nologin$`)
 	wantLine(t, filepath.Join(root, "etc/group"), `^gpio:x:\d+:gatewayd$`)
 

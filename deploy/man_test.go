@@ -51,7 +51,7 @@ func readManPage(t *testing.T, path string) manPage {
 		case strings.HasPrefix(line, ".SH "):
 			sh, ss = strings.Trim(strings.TrimPrefix(line, ".SH "), `"`), ""
 		case strings.HasPrefix(line, ".SS "):
-			ss = strings.Fields(strings.Trim(strings.TrimPrefix(line, ".SS "), `"`))[0]
+			ss = subsectionName(strings.TrimPrefix(line, ".SS "))
 			p.subsections[sh] = append(p.subsections[sh], ss)
 		case afterTP:
 			if m := entryRE.FindStringSubmatch(line); m != nil {
@@ -71,6 +71,20 @@ func readManPage(t *testing.T, path string) manPage {
 	return p
 }
 
+// subsectionName is the name of a .SS heading: its words up to the first
+// font change, so ".SS pki init \fR[\fIFLAGS\fR]" names "pki init" and
+// ".SS send \fR[\fIFLAGS\fR]" names "send".
+func subsectionName(heading string) string {
+	var words []string
+	for _, w := range strings.Fields(strings.Trim(heading, `"`)) {
+		if strings.HasPrefix(w, `\f`) {
+			break
+		}
+		words = append(words, w)
+	}
+	return strings.Join(words, " ")
+}
+
 // sameSet reports, as got/want lines, the names only one side has.
 func sameSet(t *testing.T, what string, documented, real []string) {
 	t.Helper()
@@ -88,20 +102,38 @@ func sameSet(t *testing.T, what string, documented, real []string) {
 
 var flagRE = regexp.MustCompile(`(?m)^  (-\S+)`)
 
+// helpOf runs a program's help and returns what it printed. gatewayd -h
+// exits 0 and gatewayctl help COMMAND too; the output is what matters.
+func helpOf(bin string, args ...string) string {
+	out, _ := exec.Command(bin, args...).CombinedOutput()
+	return string(out)
+}
+
 // flagsOf runs a program's help and returns the flags it lists.
 func flagsOf(t *testing.T, bin string, args ...string) []string {
 	t.Helper()
-	// gatewayd -h exits 0 and gatewayctl help COMMAND too; the output is
-	// what matters.
-	out, _ := exec.Command(bin, args...).CombinedOutput()
+	out := helpOf(bin, args...)
 	var flags []string
-	for _, m := range flagRE.FindAllStringSubmatch(string(out), -1) {
+	for _, m := range flagRE.FindAllStringSubmatch(out, -1) {
 		flags = append(flags, m[1])
 	}
 	if len(flags) == 0 {
 		t.Fatalf("%s %s listed no flags:\n%s", bin, strings.Join(args, " "), out)
 	}
 	return flags
+}
+
+// commandsIn returns the commands a help text lists below heading
+// ("commands:" or "subcommands:"), and the text before it.
+func commandsIn(help, heading string) (before string, commands []string) {
+	before, list, ok := strings.Cut(help, "\n"+heading+"\n")
+	if !ok {
+		return help, nil
+	}
+	for _, m := range ctlCommandRE.FindAllStringSubmatch(list, -1) {
+		commands = append(commands, m[1])
+	}
+	return before, commands
 }
 
 // TestManGatewayd checks gatewayd(8)'s OPTIONS against `gatewayd -h`.
@@ -118,22 +150,21 @@ var (
 // TestManGatewayctl checks gatewayctl(1): one COMMANDS subsection for each
 // command `gatewayctl help` lists, holding exactly the flags
 // `gatewayctl help COMMAND` lists, and the global flags of its usage line.
+// A command made of subcommands (pki), whose help lists them instead of
+// flags, has one subsection for each ("pki init") holding the flags of
+// `gatewayctl help COMMAND SUB`, and none of its own.
 func TestManGatewayctl(t *testing.T) {
 	bin := hostCtl(t)
 	page := readManPage(t, "man/gatewayctl.1")
-	out, err := exec.Command(bin, "help").Output()
-	if err != nil {
-		t.Fatalf("gatewayctl help: %v", err)
-	}
-	usage, list, _ := strings.Cut(string(out), "commands:")
-	var commands []string
-	for _, m := range ctlCommandRE.FindAllStringSubmatch(list, -1) {
-		commands = append(commands, m[1])
-	}
+	usage, commands := commandsIn(helpOf(bin, "help"), "commands:")
 	if len(commands) < 2 {
-		t.Fatalf("gatewayctl help listed commands %q:\n%s", commands, out)
+		t.Fatalf("gatewayctl help listed commands %q:\n%s", commands, usage)
 	}
-	sameSet(t, "gatewayctl(1) COMMANDS", page.subsections["COMMANDS"], commands)
+	var pageCommands []string // the first word of each subsection
+	for _, ss := range page.subsections["COMMANDS"] {
+		pageCommands = append(pageCommands, strings.Fields(ss)[0])
+	}
+	sameSet(t, "gatewayctl(1) COMMANDS", pageCommands, commands)
 
 	var global []string
 	for _, m := range ctlGlobalRE.FindAllStringSubmatch(usage, -1) {
@@ -141,12 +172,24 @@ func TestManGatewayctl(t *testing.T) {
 	}
 	sameSet(t, "gatewayctl(1) OPTIONS", page.entries["OPTIONS"], global)
 
+	var sections []string // every subsection the help implies
 	for _, c := range commands {
 		if c == "help" {
+			sections = append(sections, c)
 			continue // no flags of its own
 		}
+		if _, subs := commandsIn(helpOf(bin, "help", c), "subcommands:"); len(subs) > 0 {
+			for _, sub := range subs {
+				name := c + " " + sub
+				sections = append(sections, name)
+				sameSet(t, "gatewayctl(1) "+name, page.entries["COMMANDS/"+name], flagsOf(t, bin, "help", c, sub))
+			}
+			continue
+		}
+		sections = append(sections, c)
 		sameSet(t, "gatewayctl(1) "+c, page.entries["COMMANDS/"+c], flagsOf(t, bin, "help", c))
 	}
+	sameSet(t, "gatewayctl(1) COMMANDS subsections", page.subsections["COMMANDS"], sections)
 }
 
 // TestManConfig checks gatewayd.yaml(5)'s KEYS against every key of the

@@ -34,7 +34,8 @@ func hostUnitDir(t *testing.T) string {
 }
 
 // verifyRoot prepares a root for systemd-analyze verify: the host's units
-// and /bin/kill (ExecReload), so only what the layout itself adds is judged.
+// and nothing else, so only what the layout itself adds is judged. (The
+// units run nothing but gatewayd and gatewayctl, which the layout brings.)
 func verifyRoot(t *testing.T) string {
 	t.Helper()
 	units := hostUnitDir(t)
@@ -43,12 +44,15 @@ func verifyRoot(t *testing.T) string {
 	run(t, "cp", "-a", units, filepath.Join(root, "usr/lib/systemd/system"))
 	mustSymlink(t, "usr/bin", filepath.Join(root, "bin"))
 	mustSymlink(t, "usr/lib", filepath.Join(root, "lib"))
-	kill, err := exec.LookPath("kill")
-	if err != nil {
-		t.Fatalf("no kill binary for ExecReload: %v", err)
-	}
-	copyFile(t, kill, filepath.Join(root, "usr/bin/kill"), 0o755)
 	return root
+}
+
+// packageBinaries stand in for the package's gatewayd (ExecStart) and
+// gatewayctl (ExecReload), which verify checks are executable.
+func packageBinaries(t *testing.T, root string) {
+	t.Helper()
+	fakeExecutable(t, filepath.Join(root, "usr/sbin/gatewayd"))
+	fakeExecutable(t, filepath.Join(root, "usr/bin/gatewayctl"))
 }
 
 // installManPages puts deploy/man's pages, compressed, where man(1) looks
@@ -91,7 +95,7 @@ func TestUnitsVerify(t *testing.T) {
 		{
 			name: "package layout",
 			setup: func(t *testing.T, root string) {
-				fakeExecutable(t, filepath.Join(root, "usr/sbin/gatewayd"))
+				packageBinaries(t, root)
 				for _, u := range []string{"gatewayd.service", "gatewayd.socket"} {
 					copyFile(t, u, filepath.Join(root, "etc/systemd/system", u), 0o644)
 				}
@@ -107,7 +111,7 @@ func TestUnitsVerify(t *testing.T) {
 		{
 			name: "a missing manual page is reported",
 			setup: func(t *testing.T, root string) {
-				fakeExecutable(t, filepath.Join(root, "usr/sbin/gatewayd"))
+				packageBinaries(t, root)
 				for _, u := range []string{"gatewayd.service", "gatewayd.socket"} {
 					copyFile(t, u, filepath.Join(root, "etc/systemd/system", u), 0o644)
 				}
@@ -115,9 +119,20 @@ func TestUnitsVerify(t *testing.T) {
 			wantFail: "man gatewayd(8)",
 		},
 		{
-			name: "a broken unit is reported",
+			name: "a missing gatewayctl (ExecReload) is reported",
 			setup: func(t *testing.T, root string) {
 				fakeExecutable(t, filepath.Join(root, "usr/sbin/gatewayd"))
+				for _, u := range []string{"gatewayd.service", "gatewayd.socket"} {
+					copyFile(t, u, filepath.Join(root, "etc/systemd/system", u), 0o644)
+				}
+				installManPages(t, filepath.Join(root, "usr/share/man"))
+			},
+			wantFail: "/usr/bin/gatewayctl",
+		},
+		{
+			name: "a broken unit is reported",
+			setup: func(t *testing.T, root string) {
+				packageBinaries(t, root)
 				installManPages(t, filepath.Join(root, "usr/share/man"))
 				b, err := os.ReadFile("gatewayd.service")
 				if err != nil {
@@ -220,7 +235,7 @@ func TestServiceContract(t *testing.T) {
 		{svc, "ExecStart", "/usr/sbin/gatewayd -config /etc/gatewayd/gatewayd.yaml"},
 		{svc, "Documentation", "man:gatewayd(8) man:gatewayd.yaml(5) https://github.com/gatewayd/gatewayd"},
 		{sock, "Documentation", "man:gatewayd(8) man:gatewayd.yaml(5) https://github.com/gatewayd/gatewayd"},
-		{svc, "ExecReload", "/bin/kill -HUP $MAINPID"},
+		{svc, "ExecReload", "/usr/bin/gatewayctl reload"},
 		{svc, "Restart", "on-failure"},
 		{svc, "User", "gatewayd"},
 		{svc, "SupplementaryGroups", "gpio"},

@@ -114,6 +114,9 @@ func help(args []string, stdout, stderr io.Writer) error {
 		usage(stdout)
 		return nil
 	}
+	if h, ok := subcommandHelp[args[0]]; ok {
+		return h(args[1:], stdout, stderr)
+	}
 	for _, c := range commands {
 		if c.name == args[0] {
 			fs := c.flagSet(stdout)
@@ -125,6 +128,13 @@ func help(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "gatewayctl: unknown command %q\n", args[0])
 	usage(stderr)
 	return usageError{Err: errReported}
+}
+
+// subcommandHelp gives the help of a command made of subcommands, which
+// has no flags of its own: `help CMD` lists the subcommands, `help CMD SUB`
+// prints SUB's flags.
+var subcommandHelp = map[string]func(args []string, stdout, stderr io.Writer) error{
+	"pki": pkiHelp,
 }
 
 func (c command) flagSet(out io.Writer) *flag.FlagSet {

@@ -31,6 +31,42 @@ func pkiFlags(*flag.FlagSet) func(context.Context, []string, stdio) error {
 	}
 }
 
+// pkiSubcommands are pki's subcommands, for its help.
+var pkiSubcommands = []struct {
+	name, summary string
+	run           func([]string, stdio) error
+}{
+	{"init", "a CA and a server certificate for gatewayd", pkiInit},
+	{"board", "a certificate and key for one board, from that CA", pkiBoard},
+}
+
+// pkiHelp prints pki's subcommands, or with SUB one subcommand's usage and
+// flags, on stdout.
+func pkiHelp(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		for _, c := range commands {
+			if c.name == "pki" {
+				fmt.Fprintf(stdout, "usage: gatewayctl pki %s\n\n%s.\n\nsubcommands:\n", c.args, upperFirst(c.summary))
+			}
+		}
+		for _, s := range pkiSubcommands {
+			fmt.Fprintf(stdout, "  %-7s %s\n", s.name, s.summary)
+		}
+		fmt.Fprintf(stdout, "\nRun 'gatewayctl help pki SUBCOMMAND' for a subcommand's flags.\n")
+		return nil
+	}
+	for _, s := range pkiSubcommands {
+		if s.name == args[0] {
+			// -h makes the subcommand print its usage and flags, and
+			// nothing else; here that is the answer, not an error.
+			_ = s.run([]string{"-h"}, stdio{out: stdout, errOut: stdout})
+			return nil
+		}
+	}
+	fmt.Fprintf(stderr, "gatewayctl: unknown pki subcommand %q: init or board\n", args[0])
+	return usageError{Err: errReported}
+}
+
 // pkiSubFlags is the flag set of `pki init` or `pki board`.
 func pkiSubFlags(name, args, summary string, out io.Writer) (*flag.FlagSet, *bool) {
 	fs := flag.NewFlagSet("pki "+name, flag.ContinueOnError)

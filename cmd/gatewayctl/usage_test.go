@@ -28,6 +28,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"help", "send"}, 0, "default \"127.0.0.1:65432\"", ""},
 		{[]string{"help", "status"}, 0, "default \"127.0.0.1:9265\"", ""},
 		{[]string{"help", "nope"}, 2, "", `unknown command "nope"`},
+		{[]string{"help", "pki"}, 0, "subcommands:\n  init ", ""},
+		{[]string{"help", "pki", "init"}, 0, "usage: gatewayctl pki init [-renew] [-host NAME|IP]... DIR", ""},
+		{[]string{"help", "pki", "board"}, 0, "-renew\n", ""},
+		{[]string{"help", "pki", "nope"}, 2, "", `unknown pki subcommand "nope"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

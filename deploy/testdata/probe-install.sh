@@ -17,6 +17,9 @@ say socket "$(systemctl is-active gatewayd.socket)"
 say enabled "$(systemctl is-enabled gatewayd.service gatewayd.socket | tr '\n' ,)"
 say execstart "$(systemctl show -P ExecStart gatewayd.service | sed -n 's/.*path=\([^ ;]*\).*/\1/p')"
 say echo "$(echo_once 127.0.0.1 65432 first)"
+say execreload "$(systemctl show -P ExecReload gatewayd.service | sed -n 's/.*path=\([^ ;]*\).*/\1/p')"
+systemctl reload gatewayd.service >/out/reload.txt 2>&1
+say reload_rc $?
 say ctl_path "$(command -v gatewayctl)"
 # readlink: Debian links /usr/local/man to share/man, and man may name either.
 say man_gatewayd "$(readlink -f "$(man -w gatewayd 2>&1)")"
