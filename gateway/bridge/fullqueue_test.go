@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest/mqtttest"
 )
 
 // gate is a TCP forwarder to a broker that can be shut: while shut it
@@ -80,7 +82,7 @@ func (g *gate) close() {
 // subscribed on the broker all along, each board's in order.
 func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 	m := startMosquitto(t, false)
-	sub := subscribe(t, m.url(), "t/gw1/+/up")
+	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/+/up")
 	g := startGate(t, m.Addr())
 	cfg := testConfig(t, g.url())
 	cfg.QueueMaxBytes = 16 << 10
@@ -124,8 +126,8 @@ func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 	}
 	waitWithin(t, 20*time.Second, "every line at the subscriber", func() bool {
 		got := map[string]bool{}
-		for _, m := range sub.messages() {
-			got[m.topic+" "+strings.Fields(m.payload)[0]] = true
+		for _, m := range sub.Messages() {
+			got[m.Topic+" "+strings.Fields(m.Payload)[0]] = true
 		}
 		for board, nums := range s.sent {
 			for _, n := range nums {
@@ -136,9 +138,9 @@ func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 		}
 		return true
 	})
-	var msgs []message
-	for _, m := range sub.messages() {
-		msgs = append(msgs, message{topic: m.topic, payload: strings.Fields(m.payload)[0]})
+	var msgs []mqtttest.Message
+	for _, m := range sub.Messages() {
+		msgs = append(msgs, mqtttest.Message{Topic: m.Topic, Payload: strings.Fields(m.Payload)[0]})
 	}
 	dups := checkDelivered(t, msgs, s.sent)
 	var total int
