@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -60,20 +58,8 @@ func startTLSServer(t *testing.T, p Policy, cfg *tls.Config) (*Server, string, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &gatewaytest.Buffer{}
-	s := &Server{Policy: p, TLS: cfg, Logger: newTestLogger(logs)}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
+	s := &Server{Policy: p, TLS: cfg}
+	logs := serveForTest(t, s, l)
 	return s, l.Addr().String(), logs
 }
 
