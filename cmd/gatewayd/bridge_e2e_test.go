@@ -213,7 +213,7 @@ func totalReceipted(bs []*board) int64 {
 // scrapeMetric reads one sample from gatewayd's /metrics.
 func scrapeMetric(t *testing.T, addr, name string) float64 {
 	t.Helper()
-	return metricValue(t, get(t, "http://"+addr+"/metrics"), name)
+	return gatewaytest.MetricValue(t, get(t, "http://"+addr+"/metrics"), name)
 }
 
 // healthz returns /healthz's status code and body.
