@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 	"github.com/gatewayd/gatewayd/gateway/gatewaytest/mqtttest"
 )
 
@@ -153,22 +154,6 @@ func allArrived(s *mqtttest.Subscriber, sent map[string][]int) func() bool {
 	}
 }
 
-func spoolFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 // TestBrokerOutageLosesNothing stops mosquitto while boards keep sending,
 // for 3 s, or as long as BRIDGE_OUTAGE says (e.g. BRIDGE_OUTAGE=30s).
 func TestBrokerOutageLosesNothing(t *testing.T) {
@@ -218,7 +203,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 		total += len(nums)
 	}
 	dups := checkDelivered(t, sub.Messages(), s.sent)
-	if got := spoolFiles(t, cfg.QueueDir); len(got) != 0 {
+	if got := gatewaytest.DirNames(t, cfg.QueueDir); len(got) != 0 {
 		t.Errorf("drained queue left files %v", got)
 	}
 	st := b.Stats()
