@@ -63,8 +63,9 @@ func waitConnected(t *testing.T, b *Bridge) {
 	waitFor(t, "the bridge to connect", func() bool { return b.Health() == nil })
 }
 
-// senders runs one goroutine per board, each sending numbered lines until
-// stop is closed; sent holds, per board, the numbers Send returned nil for.
+// senders runs one goroutine per board, each sending lines payload(0),
+// payload(1), ... until stop is closed; sent holds, per board, the numbers
+// Send returned nil for.
 type senders struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
@@ -72,7 +73,7 @@ type senders struct {
 	errs []error
 }
 
-func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct{}) *senders {
+func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct{}, payload func(n int) string) *senders {
 	s := &senders{sent: map[string][]int{}}
 	for i := range boards {
 		board := fmt.Sprintf("b%d", i)
@@ -85,7 +86,7 @@ func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct
 					return
 				default:
 				}
-				if err := b.Send(context.Background(), board, []byte(strconv.Itoa(n))); err != nil {
+				if err := b.Send(context.Background(), board, []byte(payload(n))); err != nil {
 					s.mu.Lock()
 					s.errs = append(s.errs, err)
 					s.mu.Unlock()
@@ -172,7 +173,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	waitConnected(t, b)
 
 	stop := make(chan struct{})
-	s := startSenders(b, 5, time.Millisecond, stop)
+	s := startSenders(b, 5, time.Millisecond, stop, strconv.Itoa)
 	time.Sleep(500 * time.Millisecond)
 	m.stop()
 	downAt := time.Now()
@@ -220,7 +221,7 @@ func TestDiskUntouchedWhileBrokerKeepsUp(t *testing.T) {
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
 	stop := make(chan struct{})
-	s := startSenders(b, 10, 0, stop)
+	s := startSenders(b, 10, 0, stop, strconv.Itoa)
 	waitFor(t, "2000 lines", func() bool { return b.Stats().Acked >= 2000 })
 	close(stop)
 	s.wg.Wait()

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -91,30 +90,7 @@ func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 	const boards = 20
 	pad := strings.Repeat("x", 200)
 	stop := make(chan struct{})
-	s := &senders{sent: map[string][]int{}}
-	for i := range boards {
-		board := fmt.Sprintf("b%d", i)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := b.Send(context.Background(), board, []byte(fmt.Sprintf("%d %s", n, pad))); err != nil {
-					s.mu.Lock()
-					s.errs = append(s.errs, err)
-					s.mu.Unlock()
-					return
-				}
-				s.mu.Lock()
-				s.sent[board] = append(s.sent[board], n)
-				s.mu.Unlock()
-			}
-		}()
-	}
+	s := startSenders(b, boards, 0, stop, func(n int) string { return fmt.Sprintf("%d %s", n, pad) })
 	waitFor(t, "the queue to fill", func() bool { return b.Stats().QueueBytes > 16<<10-300 })
 	time.Sleep(200 * time.Millisecond)
 	g.open.Store(true)
