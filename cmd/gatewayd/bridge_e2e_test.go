@@ -350,25 +350,10 @@ func TestBridgeBrokerOutage(t *testing.T) {
 func TestBridgeSIGKILL(t *testing.T) {
 	m := gatewaytest.StartMosquitto(t, false)
 	sub := mqtttest.Subscribe(t, m.URL(), "e2e/+/+/up")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	file, err := l.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	addr := l.Addr().String()
+	sock := holdSocket(t)
+	addr := sock.addr
 	path := writeConfig(t, bridgeYAML(t, m.URL(), "gw", filepath.Join(t.TempDir(), "q"), ""))
-	launch := func() *proc {
-		cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -config "$1"`, binary, path)
-		cmd.ExtraFiles = []*os.File{file}
-		p := startCmd(t, cmd, nil)
-		p.waitLog(`msg=listening addr=` + addr)
-		return p
-	}
+	launch := func() *proc { return sock.launch(t, path) }
 	p := launch()
 	ctx, stop := context.WithCancel(context.Background())
 	bs, wait := startBoards(ctx, 20, "b", func() string { return addr }, nil)
