@@ -24,8 +24,18 @@ func startServerOn(t testing.TB, network, addr string, p Policy, hooks Hooks) (*
 	if err != nil {
 		t.Skipf("cannot listen on %s %s here: %v", network, addr, err)
 	}
+	s := &Server{Policy: p, Hooks: hooks}
+	logs := serveForTest(t, s, l)
+	return s, l.Addr().String(), logs
+}
+
+// serveForTest serves s on l, logging at debug level to the buffer it
+// returns, and at the end of the test shuts s down and checks that Serve
+// returned ErrServerClosed.
+func serveForTest(t testing.TB, s *Server, l net.Listener) *gatewaytest.Buffer {
+	t.Helper()
 	logs := &gatewaytest.Buffer{}
-	s := &Server{Policy: p, Hooks: hooks, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	s.Logger = newTestLogger(logs)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
 	t.Cleanup(func() {
@@ -38,7 +48,7 @@ func startServerOn(t testing.TB, network, addr string, p Policy, hooks Hooks) (*
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
 	})
-	return s, l.Addr().String(), logs
+	return logs
 }
 
 func dial(t *testing.T, addr string) *net.TCPConn {

@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 	"github.com/gatewayd/gatewayd/gateway/pki"
+	"github.com/gatewayd/gatewayd/gateway/pki/pkitest"
 	"github.com/gatewayd/gatewayd/gateway/tlsconf"
 )
 
@@ -26,23 +25,8 @@ type tlsPKI struct{ dir, other string }
 
 func newTLSPKI(t *testing.T) tlsPKI {
 	t.Helper()
-	root := t.TempDir()
-	p := tlsPKI{dir: filepath.Join(root, "pki"), other: filepath.Join(root, "other")}
-	for _, dir := range []string{p.dir, p.other} {
-		if _, err := pki.Init(dir, pki.Options{Hosts: []string{"localhost", "127.0.0.1"}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pki.Board(dir, "b1", pki.Options{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := pki.Board(p.dir, "b2", pki.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pki.Board(p.dir, "old", pki.Options{Now: time.Now().Add(-pki.BoardValidity - time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	p := pkitest.New(t, "b2")
+	return tlsPKI{dir: p.Dir, other: p.Other}
 }
 
 // store serves the pki's server certificate, asking for client
@@ -63,21 +47,7 @@ func (p tlsPKI) store(t *testing.T, boards bool) *tlsconf.Store {
 // client is a board of dir (board "" for none) trusting p's CA.
 func (p tlsPKI) client(t *testing.T, dir, board string) *tls.Config {
 	t.Helper()
-	ca, err := os.ReadFile(filepath.Join(p.dir, pki.CACertFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca)
-	c := &tls.Config{RootCAs: roots, ServerName: "localhost"}
-	if board != "" {
-		cert, err := tls.LoadX509KeyPair(filepath.Join(dir, pki.BoardsDir, board+".crt"), filepath.Join(dir, pki.BoardsDir, board+".key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c
+	return pkitest.Client(t, p.dir, dir, board)
 }
 
 // startTLSServer serves p over TLS with cfg on 127.0.0.1:0 until the test
@@ -88,20 +58,8 @@ func startTLSServer(t *testing.T, p Policy, cfg *tls.Config) (*Server, string, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &gatewaytest.Buffer{}
-	s := &Server{Policy: p, TLS: cfg, Logger: newTestLogger(logs)}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
+	s := &Server{Policy: p, TLS: cfg}
+	logs := serveForTest(t, s, l)
 	return s, l.Addr().String(), logs
 }
 

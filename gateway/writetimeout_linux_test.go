@@ -24,6 +24,32 @@ type stallRun struct {
 // was dropped.
 func (r stallRun) stalledAfter() time.Duration { return r.dropped.Sub(r.lastMove) }
 
+// sendWithoutPause writes 16 KiB chunks of fill to c as fast as c takes
+// them until the returned stop is called; stop waits for the writer to
+// end. A write that times out is retried, any other error ends it.
+func sendWithoutPause(c net.Conn, fill byte) (stop func()) {
+	stopWriting := make(chan struct{})
+	var wrote sync.WaitGroup
+	wrote.Go(func() {
+		chunk := bytes.Repeat([]byte{fill}, 16<<10)
+		for {
+			select {
+			case <-stopWriting:
+				return
+			default:
+			}
+			c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+			if _, err := c.Write(chunk); err != nil && !isTimeout(err) {
+				return
+			}
+		}
+	})
+	return func() {
+		close(stopWriting)
+		wrote.Wait()
+	}
+}
+
 // runStalledClient serves one client that never reads under timeout and
 // reports when its echoes stopped moving and when it was dropped. The
 // first instant is read from the client's side: the bytes queued in its
@@ -56,24 +82,7 @@ func runStalledClient(tb testing.TB, timeout time.Duration) stallRun {
 		return n
 	}
 
-	stopWriting := make(chan struct{})
-	var wrote sync.WaitGroup
-	wrote.Go(func() {
-		chunk := bytes.Repeat([]byte("s"), 16<<10)
-		for {
-			select {
-			case <-stopWriting:
-				return
-			default:
-			}
-			c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-			if _, err := c.Write(chunk); err != nil && !isTimeout(err) {
-				return
-			}
-		}
-	})
-	defer wrote.Wait()
-	defer close(stopWriting)
+	defer sendWithoutPause(c, 's')()
 
 	last, lastMove := queued(), time.Now()
 	tick := time.NewTicker(time.Millisecond)
@@ -129,24 +138,7 @@ func TestWriteTimeoutKeepsSlowReader(t *testing.T) {
 	})
 	c := dial(t, addr)
 
-	stopWriting := make(chan struct{})
-	var wrote sync.WaitGroup
-	wrote.Go(func() {
-		chunk := bytes.Repeat([]byte("w"), 16<<10)
-		for {
-			select {
-			case <-stopWriting:
-				return
-			default:
-			}
-			c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-			if _, err := c.Write(chunk); err != nil && !isTimeout(err) {
-				return
-			}
-		}
-	})
-	defer wrote.Wait()
-	defer close(stopWriting)
+	defer sendWithoutPause(c, 'w')()
 
 	// 16 KiB every 100ms: far slower than the echoes come, but steady,
 	// a few loopback segments per timeout.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
-	"github.com/eclipse/paho.golang/paho"
-
 	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest/mqtttest"
 )
 
 // The MQTT bridge end to end: real gatewayd processes, a real mosquitto,
@@ -30,109 +27,6 @@ import (
 // a line not receipted is sent again after reconnecting, as the ESP32
 // clients do. The test then checks that every receipted line reached the
 // subscriber.
-
-// mqttMsg is one publish the subscriber received.
-type mqttMsg struct{ topic, payload string }
-
-// mqttSub is a real MQTT client subscribed to a filter at QoS 1, with a
-// session mosquitto keeps across its restarts (persist), so the test sees
-// everything the broker accepted. It connects with clean start false from
-// the first connection (autopaho's default): mosquitto 2.0 saves no session
-// that began with clean start. The subscription is made before any
-// gatewayd starts; a session lost at a restart would let the bridge's
-// first lines go to no subscriber (PUBACK 0x10) and look like a loss.
-type mqttSub struct {
-	mu   sync.Mutex
-	msgs []mqttMsg
-	cm   *autopaho.ConnectionManager
-}
-
-func subscribeMQTT(t *testing.T, m *gatewaytest.Mosquitto, filter string) *mqttSub {
-	t.Helper()
-	u, _ := url.Parse(m.URL())
-	s := &mqttSub{}
-	ctx, cancel := context.WithCancel(context.Background())
-	up := make(chan struct{}, 1)
-	cm, err := autopaho.NewConnection(ctx, autopaho.ClientConfig{
-		ServerUrls:            []*url.URL{u},
-		KeepAlive:             30,
-		SessionExpiryInterval: 3600,
-		ReconnectBackoff:      func(int) time.Duration { return 50 * time.Millisecond },
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
-			go func() {
-				if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}}); err == nil {
-					select {
-					case up <- struct{}{}:
-					default:
-					}
-				}
-			}()
-		},
-		ClientConfig: paho.ClientConfig{
-			ClientID: fmt.Sprintf("e2e-sub-%d", time.Now().UnixNano()),
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-				s.mu.Lock()
-				s.msgs = append(s.msgs, mqttMsg{pr.Packet.Topic, string(pr.Packet.Payload)})
-				s.mu.Unlock()
-				return true, nil
-			}},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cm = cm
-	select {
-	case <-up:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("subscriber did not subscribe to %s", filter)
-	}
-	t.Cleanup(func() {
-		dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
-		defer dcancel()
-		_ = cm.Disconnect(dctx)
-		cancel()
-		<-cm.Done()
-	})
-	return s
-}
-
-func (s *mqttSub) messages() []mqttMsg {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]mqttMsg(nil), s.msgs...)
-}
-
-// publish sends payload to topic at QoS 1.
-func (s *mqttSub) publish(t *testing.T, topic, payload string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := s.cm.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(payload)}); err != nil {
-		t.Fatalf("publish %s: %v", topic, err)
-	}
-}
-
-// has says whether a message with topic and payload arrived.
-func (s *mqttSub) has(topic, payload string) bool {
-	for _, m := range s.messages() {
-		if m.topic == topic && m.payload == payload {
-			return true
-		}
-	}
-	return false
-}
-
-// last returns the payload last received on topic.
-func (s *mqttSub) last(topic string) string {
-	msgs := s.messages()
-	for i := len(msgs) - 1; i >= 0; i-- {
-		if msgs[i].topic == topic {
-			return msgs[i].payload
-		}
-	}
-	return ""
-}
 
 // bridgeYAML is a config with the bridge on, extra appended to mqtt:.
 func bridgeYAML(t *testing.T, broker, gw, queueDir, extra string) string {
@@ -244,7 +138,7 @@ type delivery struct{ lines, duplicates int }
 // the subscriber on P/G/B/up, each board's in order (a duplicate may
 // repeat an earlier line: at least once), and counts duplicates. It waits
 // up to 60 s for the last ones.
-func checkDelivered(t *testing.T, s *mqttSub, boards []*board) delivery {
+func checkDelivered(t *testing.T, s *mqtttest.Subscriber, boards []*board) delivery {
 	t.Helper()
 	var d delivery
 	var problem string
@@ -253,18 +147,18 @@ func checkDelivered(t *testing.T, s *mqttSub, boards []*board) delivery {
 		d, problem = delivery{}, ""
 		seen := map[string]map[int64]int{}
 		next := map[string]int64{}
-		for _, m := range s.messages() {
-			if !strings.HasSuffix(m.topic, "/up") {
+		for _, m := range s.Messages() {
+			if !strings.HasSuffix(m.Topic, "/up") {
 				continue
 			}
-			f := strings.Fields(m.payload)
+			f := strings.Fields(m.Payload)
 			if len(f) < 2 {
-				problem = fmt.Sprintf("bad payload %q on %s", m.payload, m.topic)
+				problem = fmt.Sprintf("bad payload %q on %s", m.Payload, m.Topic)
 				break
 			}
 			seq, _ := strconv.ParseInt(f[1], 10, 64)
-			if !strings.HasSuffix(m.topic, "/"+f[0]+"/up") {
-				problem = fmt.Sprintf("line %q on topic %s, want one ending in /%s/up", m.payload, m.topic, f[0])
+			if !strings.HasSuffix(m.Topic, "/"+f[0]+"/up") {
+				problem = fmt.Sprintf("line %q on topic %s, want one ending in /%s/up", m.Payload, m.Topic, f[0])
 				break
 			}
 			if seen[f[0]] == nil {
@@ -295,9 +189,9 @@ func checkDelivered(t *testing.T, s *mqttSub, boards []*board) delivery {
 		if time.Now().After(deadline) {
 			if f := strings.Fields(problem); len(f) > 1 {
 				var got []string
-				for _, m := range s.messages() {
-					if strings.HasPrefix(m.payload, strings.TrimSuffix(f[1], ":")+" ") {
-						got = append(got, strings.Fields(m.payload)[1])
+				for _, m := range s.Messages() {
+					if strings.HasPrefix(m.Payload, strings.TrimSuffix(f[1], ":")+" ") {
+						got = append(got, strings.Fields(m.Payload)[1])
 					}
 				}
 				t.Logf("board %s: lines arrived: %s", f[1], strings.Join(got, " "))
@@ -319,7 +213,7 @@ func totalReceipted(bs []*board) int64 {
 // scrapeMetric reads one sample from gatewayd's /metrics.
 func scrapeMetric(t *testing.T, addr, name string) float64 {
 	t.Helper()
-	return metricValue(t, get(t, "http://"+addr+"/metrics"), name)
+	return gatewaytest.MetricValue(t, get(t, "http://"+addr+"/metrics"), name)
 }
 
 // healthz returns /healthz's status code and body.
@@ -363,7 +257,7 @@ func envInt(name string, def int) int {
 // GATEWAYD_E2E_FLEET_LINES raises the lines per board (default 20).
 func TestBridgeFleet(t *testing.T) {
 	m := gatewaytest.StartMosquitto(t, false)
-	sub := subscribeMQTT(t, m, "e2e/+/+/up")
+	sub := mqtttest.Subscribe(t, m.URL(), "e2e/+/+/up")
 	const gateways, perGateway = 3, 100
 	lines := envInt("GATEWAYD_E2E_FLEET_LINES", 20)
 	var all []*board
@@ -401,7 +295,7 @@ func start2(t *testing.T, yaml string) *proc {
 // The outage lasts GATEWAYD_E2E_OUTAGE seconds (default 5).
 func TestBridgeBrokerOutage(t *testing.T) {
 	m := gatewaytest.StartMosquitto(t, true)
-	sub := subscribeMQTT(t, m, "e2e/+/+/up")
+	sub := mqtttest.Subscribe(t, m.URL(), "e2e/+/+/up")
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", gatewaytest.FreePort(t))
 	yaml := bridgeYAML(t, m.URL(), "gw", filepath.Join(t.TempDir(), "q"), "") + "metrics:\n  listen: \"" + metricsAddr + "\"\n"
 	p := start2(t, yaml)
@@ -455,26 +349,11 @@ func TestBridgeBrokerOutage(t *testing.T) {
 // receipted is lost.
 func TestBridgeSIGKILL(t *testing.T) {
 	m := gatewaytest.StartMosquitto(t, false)
-	sub := subscribeMQTT(t, m, "e2e/+/+/up")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	file, err := l.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	addr := l.Addr().String()
+	sub := mqtttest.Subscribe(t, m.URL(), "e2e/+/+/up")
+	sock := holdSocket(t)
+	addr := sock.addr
 	path := writeConfig(t, bridgeYAML(t, m.URL(), "gw", filepath.Join(t.TempDir(), "q"), ""))
-	launch := func() *proc {
-		cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -config "$1"`, binary, path)
-		cmd.ExtraFiles = []*os.File{file}
-		p := startCmd(t, cmd, nil)
-		p.waitLog(`msg=listening addr=` + addr)
-		return p
-	}
+	launch := func() *proc { return sock.launch(t, path) }
 	p := launch()
 	ctx, stop := context.WithCancel(context.Background())
 	bs, wait := startBoards(ctx, 20, "b", func() string { return addr }, nil)
@@ -502,7 +381,7 @@ func TestBridgeSIGKILL(t *testing.T) {
 // held back by TCP backpressure; nothing is lost and memory stays bounded.
 func TestBridgeQueueFull(t *testing.T) {
 	m := gatewaytest.StartMosquitto(t, true)
-	sub := subscribeMQTT(t, m, "e2e/+/+/up")
+	sub := mqtttest.Subscribe(t, m.URL(), "e2e/+/+/up")
 	m.Stop()
 	const maxBytes = 16 << 10
 	p := start2(t, bridgeYAML(t, m.URL(), "gw", filepath.Join(t.TempDir(), "q"), fmt.Sprintf("  queue_max_bytes: %d\n", maxBytes)))
@@ -537,18 +416,18 @@ func TestBridgeQueueFull(t *testing.T) {
 // as !msg lines, in order.
 func TestBridgePresenceAndDownlink(t *testing.T) {
 	m := gatewaytest.StartMosquitto(t, false)
-	sub := subscribeMQTT(t, m, "e2e/#")
+	sub := mqtttest.Subscribe(t, m.URL(), "e2e/#")
 	p := start2(t, bridgeYAML(t, m.URL(), "gw", filepath.Join(t.TempDir(), "q"), ""))
 	addr := p.addr()
-	gatewaytest.Eventually(t, "e2e/gw/status online", func() bool { return sub.last("e2e/gw/status") == "online" })
+	gatewaytest.Eventually(t, "e2e/gw/status online", func() bool { return sub.Last("e2e/gw/status") == "online" })
 
 	ctx, stop := context.WithCancel(context.Background())
 	msgs := make(chan string, 100)
 	bs, wait := startBoards(ctx, 1, "dl", func() string { return addr }, func(b *board) { b.msgs = msgs; b.pace = 2 * time.Millisecond })
-	gatewaytest.Eventually(t, "e2e/gw/dl-0/status online", func() bool { return sub.last("e2e/gw/dl-0/status") == "online" })
+	gatewaytest.Eventually(t, "e2e/gw/dl-0/status online", func() bool { return sub.Last("e2e/gw/dl-0/status") == "online" })
 	const n = 50
 	for i := range n {
-		sub.publish(t, "e2e/gw/dl-0/down", fmt.Sprintf("cmd %d", i))
+		sub.Publish(t, "e2e/gw/dl-0/down", fmt.Sprintf("cmd %d", i))
 	}
 	for i := range n {
 		select {
@@ -560,17 +439,17 @@ func TestBridgePresenceAndDownlink(t *testing.T) {
 			t.Fatalf("downlink %d never arrived", i)
 		}
 	}
-	sub.publish(t, "e2e/gw/nobody/down", "lost")
+	sub.Publish(t, "e2e/gw/nobody/down", "lost")
 	stop()
 	wait()
-	gatewaytest.Eventually(t, "e2e/gw/dl-0/status offline", func() bool { return sub.last("e2e/gw/dl-0/status") == "offline" })
-	if !sub.has("e2e/gw/dl-0/up", "dl-0 0") || bs[0].receipted.Load() == 0 {
+	gatewaytest.Eventually(t, "e2e/gw/dl-0/status offline", func() bool { return sub.Last("e2e/gw/dl-0/status") == "offline" })
+	if !sub.Has("e2e/gw/dl-0/up", "dl-0 0") || bs[0].receipted.Load() == 0 {
 		t.Errorf("the board's lines did not arrive while it took downlinks")
 	}
 
 	p.signal(syscall.SIGKILL)
 	p.wait(10 * time.Second)
-	gatewaytest.Eventually(t, "e2e/gw/status offline (the last will)", func() bool { return sub.last("e2e/gw/status") == "offline" })
+	gatewaytest.Eventually(t, "e2e/gw/status offline (the last will)", func() bool { return sub.Last("e2e/gw/status") == "offline" })
 }
 
 // TestBridgeConfig: -check names the file, line and key of each bridge
@@ -595,7 +474,7 @@ func TestBridgeConfig(t *testing.T) {
 
 	a := gatewaytest.StartMosquitto(t, false)
 	b := gatewaytest.StartMosquitto(t, false)
-	subB := subscribeMQTT(t, b, "e2e/+/+/up")
+	subB := mqtttest.Subscribe(t, b.URL(), "e2e/+/+/up")
 	q := filepath.Join(dir, "q")
 	path := writeConfig(t, bridgeYAML(t, a.URL(), "gw", q, ""))
 	p := start(t, nil, "-config", path)

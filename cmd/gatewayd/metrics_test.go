@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // TestMetrics scrapes /metrics after known traffic and checks the
@@ -74,7 +75,7 @@ metrics:
 		`gatewayd_gpio_errors_total`:                                0,
 		`gatewayd_up`:                                               1,
 	} {
-		if got := metricValue(t, body, metric); got != want {
+		if got := gatewaytest.MetricValue(t, body, metric); got != want {
 			t.Errorf("%s = %v, want %v", metric, got, want)
 		}
 	}
@@ -102,20 +103,4 @@ func get(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %s\n%s", url, resp.Status, b)
 	}
 	return string(b)
-}
-
-// metricValue finds one sample in Prometheus text.
-func metricValue(t *testing.T, body, name string) float64 {
-	t.Helper()
-	for _, line := range strings.Split(body, "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no %s in:\n%s", name, body)
-	return 0
 }

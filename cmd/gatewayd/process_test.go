@@ -189,9 +189,16 @@ func (p *proc) stop() {
 // exit status.
 func runOnce(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runToEnd(t, binary, args...)
+}
+
+// runToEnd runs bin with args in a clean environment, for at most 30 s,
+// and returns stdout, stderr and its exit status.
+func runToEnd(t *testing.T, bin string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = cleanEnv()
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -200,7 +207,7 @@ func runOnce(t *testing.T, args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %v: %v", filepath.Base(bin), args, err)
 	}
 	return stdout.String(), stderr.String(), code
 }

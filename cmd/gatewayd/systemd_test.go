@@ -159,33 +159,52 @@ func TestSocketActivation(t *testing.T) {
 	p.stop()
 }
 
+// heldSocket is a listening socket on 127.0.0.1 that the test holds, as
+// gatewayd.socket does, and passes to one daemon after another.
+type heldSocket struct {
+	addr string
+	file *os.File
+}
+
+// holdSocket listens on 127.0.0.1:0 until the test ends.
+func holdSocket(t *testing.T) heldSocket {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	file, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { file.Close() })
+	return heldSocket{addr: l.Addr().String(), file: file}
+}
+
+// launch starts gatewayd -config path on the socket, as systemd's socket
+// activation does (LISTEN_FDS/LISTEN_PID), and waits until it listens.
+func (h heldSocket) launch(t *testing.T, path string) *proc {
+	t.Helper()
+	// LISTEN_PID must be the daemon's own pid, unknown before it
+	// starts: sh learns it as $$ and exec keeps it.
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -config "$1"`, binary, path)
+	cmd.ExtraFiles = []*os.File{h.file} // fd 3, SD_LISTEN_FDS_START
+	p := startCmd(t, cmd, nil)
+	p.waitLog(`msg=listening addr=` + h.addr)
+	return p
+}
+
 // TestRestartRefusesNothing plays systemd's part in a restart under load:
 // the test holds the listening socket, as gatewayd.socket does, and passes
 // it to one daemon after another (LISTEN_FDS/LISTEN_PID), while clients
 // dial and talk without pause. No dial may be refused and no echo lost.
 func TestRestartRefusesNothing(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	file, err := l.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	addr := l.Addr().String()
+	sock := holdSocket(t)
+	addr := sock.addr
 	path := writeConfig(t, "listen: \"127.0.0.1:1\"\nshutdown_timeout: 5s\ngpio:\n  driver: none\n")
 
-	launch := func() *proc {
-		// LISTEN_PID must be the daemon's own pid, unknown before it
-		// starts: sh learns it as $$ and exec keeps it.
-		cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -config "$1"`, binary, path)
-		cmd.ExtraFiles = []*os.File{file} // fd 3, SD_LISTEN_FDS_START
-		p := startCmd(t, cmd, nil)
-		p.waitLog(`msg=listening addr=` + addr)
-		return p
-	}
+	launch := func() *proc { return sock.launch(t, path) }
 
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

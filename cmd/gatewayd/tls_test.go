@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -31,18 +30,7 @@ func buildGatewayctl(t *testing.T) string {
 // exit status.
 func gatewayctl(t *testing.T, bin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = cleanEnv()
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("gatewayctl %v: %v", args, err)
-	}
-	return stdout.String(), stderr.String(), code
+	return runToEnd(t, bin, args...)
 }
 
 // tlsBoard is a board connected over TLS, with its certificate, after

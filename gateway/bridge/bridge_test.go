@@ -17,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest/mqtttest"
 )
 
 // testConfig is a bridge config for broker with quick reconnects.
@@ -62,8 +63,9 @@ func waitConnected(t *testing.T, b *Bridge) {
 	waitFor(t, "the bridge to connect", func() bool { return b.Health() == nil })
 }
 
-// senders runs one goroutine per board, each sending numbered lines until
-// stop is closed; sent holds, per board, the numbers Send returned nil for.
+// senders runs one goroutine per board, each sending lines payload(0),
+// payload(1), ... until stop is closed; sent holds, per board, the numbers
+// Send returned nil for.
 type senders struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
@@ -71,7 +73,7 @@ type senders struct {
 	errs []error
 }
 
-func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct{}) *senders {
+func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct{}, payload func(n int) string) *senders {
 	s := &senders{sent: map[string][]int{}}
 	for i := range boards {
 		board := fmt.Sprintf("b%d", i)
@@ -84,7 +86,7 @@ func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct
 					return
 				default:
 				}
-				if err := b.Send(context.Background(), board, []byte(strconv.Itoa(n))); err != nil {
+				if err := b.Send(context.Background(), board, []byte(payload(n))); err != nil {
 					s.mu.Lock()
 					s.errs = append(s.errs, err)
 					s.mu.Unlock()
@@ -102,22 +104,22 @@ func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct
 
 // checkDelivered asserts that every line sent arrived on P/G/B/up with each
 // board's lines first seen in the order sent, and returns the duplicates.
-func checkDelivered(t *testing.T, msgs []message, sent map[string][]int) (dups int) {
+func checkDelivered(t *testing.T, msgs []mqtttest.Message, sent map[string][]int) (dups int) {
 	t.Helper()
 	for board, nums := range sent {
 		topic := "t/gw1/" + board + "/up"
 		seen := map[string]bool{}
 		var order []int
 		for _, m := range msgs {
-			if m.topic != topic {
+			if m.Topic != topic {
 				continue
 			}
-			if seen[m.payload] {
+			if seen[m.Payload] {
 				dups++
 				continue
 			}
-			seen[m.payload] = true
-			n, _ := strconv.Atoi(m.payload)
+			seen[m.Payload] = true
+			n, _ := strconv.Atoi(m.Payload)
 			order = append(order, n)
 		}
 		for _, n := range nums {
@@ -135,12 +137,12 @@ func checkDelivered(t *testing.T, msgs []message, sent map[string][]int) (dups i
 	return dups
 }
 
-func allArrived(s *subscriber, sent map[string][]int) func() bool {
+func allArrived(s *mqtttest.Subscriber, sent map[string][]int) func() bool {
 	return func() bool {
-		msgs := s.messages()
+		msgs := s.Messages()
 		got := map[string]bool{}
 		for _, m := range msgs {
-			got[m.topic+" "+m.payload] = true
+			got[m.Topic+" "+m.Payload] = true
 		}
 		for board, nums := range sent {
 			for _, n := range nums {
@@ -151,22 +153,6 @@ func allArrived(s *subscriber, sent map[string][]int) func() bool {
 		}
 		return true
 	}
-}
-
-func spoolFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // TestBrokerOutageLosesNothing stops mosquitto while boards keep sending,
@@ -181,13 +167,13 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 		outage = d
 	}
 	m := startMosquitto(t, true)
-	sub := subscribe(t, m.url(), "t/gw1/+/up")
+	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/+/up")
 	cfg := testConfig(t, m.url())
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
 
 	stop := make(chan struct{})
-	s := startSenders(b, 5, time.Millisecond, stop)
+	s := startSenders(b, 5, time.Millisecond, stop, strconv.Itoa)
 	time.Sleep(500 * time.Millisecond)
 	m.stop()
 	downAt := time.Now()
@@ -217,8 +203,8 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	for _, nums := range s.sent {
 		total += len(nums)
 	}
-	dups := checkDelivered(t, sub.messages(), s.sent)
-	if got := spoolFiles(t, cfg.QueueDir); len(got) != 0 {
+	dups := checkDelivered(t, sub.Messages(), s.sent)
+	if got := gatewaytest.DirNames(t, cfg.QueueDir); len(got) != 0 {
 		t.Errorf("drained queue left files %v", got)
 	}
 	st := b.Stats()
@@ -230,17 +216,17 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 // to the spool, and its directory is never even created.
 func TestDiskUntouchedWhileBrokerKeepsUp(t *testing.T) {
 	m := startMosquitto(t, false)
-	sub := subscribe(t, m.url(), "t/gw1/+/up")
+	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/+/up")
 	cfg := testConfig(t, m.url())
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
 	stop := make(chan struct{})
-	s := startSenders(b, 10, 0, stop)
+	s := startSenders(b, 10, 0, stop, strconv.Itoa)
 	waitFor(t, "2000 lines", func() bool { return b.Stats().Acked >= 2000 })
 	close(stop)
 	s.wg.Wait()
 	waitFor(t, "every line at the subscriber", allArrived(sub, s.sent))
-	checkDelivered(t, sub.messages(), s.sent)
+	checkDelivered(t, sub.Messages(), s.sent)
 	if st := b.Stats(); st.Spooled != 0 {
 		t.Errorf("%d lines spooled with the broker up, want 0", st.Spooled)
 	}
@@ -253,7 +239,7 @@ func TestDiskUntouchedWhileBrokerKeepsUp(t *testing.T) {
 // waits instead of dropping, and every line arrives once it is back.
 func TestFullQueueBlocksSend(t *testing.T) {
 	m := startMosquitto(t, true)
-	sub := subscribe(t, m.url(), "t/gw1/+/up")
+	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/+/up")
 	cfg := testConfig(t, m.url())
 	cfg.QueueMaxBytes = 2048
 	b := openBridge(t, cfg, nil)
@@ -298,8 +284,8 @@ func TestFullQueueBlocksSend(t *testing.T) {
 	}
 	waitFor(t, "every line at the subscriber", func() bool {
 		got := map[string]bool{}
-		for _, m := range sub.messages() {
-			got[m.payload] = true
+		for _, m := range sub.Messages() {
+			got[m.Payload] = true
 		}
 		for n := range lines {
 			if !got[fmt.Sprintf("line-%08d", n)] {
@@ -316,7 +302,7 @@ func TestFullQueueBlocksSend(t *testing.T) {
 func TestReconfigureKeepsQueue(t *testing.T) {
 	a := startMosquitto(t, false)
 	bm := startMosquitto(t, false)
-	sub := subscribe(t, bm.url(), "t/gw1/+/up")
+	sub := mqtttest.Subscribe(t, bm.url(), "t/gw1/+/up")
 	b := openBridge(t, testConfig(t, a.url()), nil)
 	waitConnected(t, b)
 	a.stop()
@@ -336,7 +322,7 @@ func TestReconfigureKeepsQueue(t *testing.T) {
 		t.Fatalf("Reconfigure: %v", err)
 	}
 	waitFor(t, "the 50 queued lines at broker B", allArrived(sub, sent))
-	checkDelivered(t, sub.messages(), sent)
+	checkDelivered(t, sub.Messages(), sent)
 	if st := b.Stats(); st.Broker != fmt.Sprintf("127.0.0.1:%d", bm.Port) {
 		t.Errorf("Stats.Broker = %q after Reconfigure, want broker B", st.Broker)
 	}
@@ -346,7 +332,7 @@ func TestReconfigureKeepsQueue(t *testing.T) {
 // publishes the gateway's retained offline status for it.
 func TestLastWillOnSIGKILL(t *testing.T) {
 	m := startMosquitto(t, false)
-	sub := subscribe(t, m.url(), "t/gw1/status")
+	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/status")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), willChildEnv+"="+m.url(), "BRIDGE_WILL_CHILD_DIR="+filepath.Join(t.TempDir(), "q"))
 	out, err := cmd.StdoutPipe()
@@ -361,17 +347,17 @@ func TestLastWillOnSIGKILL(t *testing.T) {
 	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "up\n" {
 		t.Fatalf("child said %q, want up", line)
 	}
-	waitFor(t, "retained online", func() bool { return hasMessage(sub.messages(), "t/gw1/status", "online") })
+	waitFor(t, "retained online", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "online") })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the last will", func() bool { return hasMessage(sub.messages(), "t/gw1/status", "offline") })
+	waitFor(t, "the last will", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "offline") })
 
 	// A new subscriber sees it retained.
-	late := subscribe(t, m.url(), "t/gw1/status")
+	late := mqtttest.Subscribe(t, m.url(), "t/gw1/status")
 	waitFor(t, "retained offline", func() bool {
-		msgs := late.messages()
-		return len(msgs) > 0 && msgs[len(msgs)-1] == message{"t/gw1/status", "offline", true}
+		msgs := late.Messages()
+		return len(msgs) > 0 && msgs[len(msgs)-1] == mqtttest.Message{Topic: "t/gw1/status", Payload: "offline", Retained: true}
 	})
 }
 
@@ -379,13 +365,13 @@ func TestLastWillOnSIGKILL(t *testing.T) {
 // (a clean DISCONNECT discards the will).
 func TestCloseSaysOffline(t *testing.T) {
 	m := startMosquitto(t, false)
-	sub := subscribe(t, m.url(), "t/gw1/status")
+	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/status")
 	b := openBridge(t, testConfig(t, m.url()), nil)
-	waitFor(t, "online", func() bool { return hasMessage(sub.messages(), "t/gw1/status", "online") })
+	waitFor(t, "online", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "online") })
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	waitFor(t, "offline", func() bool { return hasMessage(sub.messages(), "t/gw1/status", "offline") })
+	waitFor(t, "offline", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "offline") })
 	if err := b.Send(context.Background(), "b1", []byte("x")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Send after Close = %v, want ErrClosed", err)
 	}
@@ -395,7 +381,7 @@ func TestCloseSaysOffline(t *testing.T) {
 // messages, and P/G/B/down reaches Deliver for B, or is counted dropped.
 func TestBoardStatusAndDownlink(t *testing.T) {
 	m := startMosquitto(t, false)
-	sub := subscribe(t, m.url(), "t/gw1/#")
+	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/#")
 	var mu sync.Mutex
 	var got []string
 	deliver := func(board string, payload []byte) error {
@@ -412,16 +398,14 @@ func TestBoardStatusAndDownlink(t *testing.T) {
 	b.BoardOnline("b2")
 	b.BoardOffline("b2")
 	waitFor(t, "board status", func() bool {
-		msgs := sub.messages()
-		return hasMessage(msgs, "t/gw1/b1/status", "online") && hasMessage(msgs, "t/gw1/b2/status", "offline") &&
-			hasMessage(msgs, "t/gw1/status", "online")
+		msgs := sub.Messages()
+		return mqtttest.HasMessage(msgs, "t/gw1/b1/status", "online") && mqtttest.HasMessage(msgs, "t/gw1/b2/status", "offline") &&
+			mqtttest.HasMessage(msgs, "t/gw1/status", "online")
 	})
 	for _, d := range []struct{ topic, payload string }{
 		{"t/gw1/b1/down", "one"}, {"t/gw1/b9/down", "lost"}, {"t/gw1/b1/down", "two"}, {"t/gw1/b1/down", "three"},
 	} {
-		if _, err := sub.cm.Publish(context.Background(), &paho.Publish{Topic: d.topic, QoS: 1, Payload: []byte(d.payload)}); err != nil {
-			t.Fatal(err)
-		}
+		sub.Publish(t, d.topic, d.payload)
 	}
 	waitFor(t, "downlinks", func() bool {
 		st := b.Stats()

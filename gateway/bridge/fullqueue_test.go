@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest/mqtttest"
 )
 
 // gate is a TCP forwarder to a broker that can be shut: while shut it
@@ -80,7 +81,7 @@ func (g *gate) close() {
 // subscribed on the broker all along, each board's in order.
 func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 	m := startMosquitto(t, false)
-	sub := subscribe(t, m.url(), "t/gw1/+/up")
+	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/+/up")
 	g := startGate(t, m.Addr())
 	cfg := testConfig(t, g.url())
 	cfg.QueueMaxBytes = 16 << 10
@@ -89,30 +90,7 @@ func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 	const boards = 20
 	pad := strings.Repeat("x", 200)
 	stop := make(chan struct{})
-	s := &senders{sent: map[string][]int{}}
-	for i := range boards {
-		board := fmt.Sprintf("b%d", i)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := b.Send(context.Background(), board, []byte(fmt.Sprintf("%d %s", n, pad))); err != nil {
-					s.mu.Lock()
-					s.errs = append(s.errs, err)
-					s.mu.Unlock()
-					return
-				}
-				s.mu.Lock()
-				s.sent[board] = append(s.sent[board], n)
-				s.mu.Unlock()
-			}
-		}()
-	}
+	s := startSenders(b, boards, 0, stop, func(n int) string { return fmt.Sprintf("%d %s", n, pad) })
 	waitFor(t, "the queue to fill", func() bool { return b.Stats().QueueBytes > 16<<10-300 })
 	time.Sleep(200 * time.Millisecond)
 	g.open.Store(true)
@@ -124,8 +102,8 @@ func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 	}
 	waitWithin(t, 20*time.Second, "every line at the subscriber", func() bool {
 		got := map[string]bool{}
-		for _, m := range sub.messages() {
-			got[m.topic+" "+strings.Fields(m.payload)[0]] = true
+		for _, m := range sub.Messages() {
+			got[m.Topic+" "+strings.Fields(m.Payload)[0]] = true
 		}
 		for board, nums := range s.sent {
 			for _, n := range nums {
@@ -136,9 +114,9 @@ func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 		}
 		return true
 	})
-	var msgs []message
-	for _, m := range sub.messages() {
-		msgs = append(msgs, message{topic: m.topic, payload: strings.Fields(m.payload)[0]})
+	var msgs []mqtttest.Message
+	for _, m := range sub.Messages() {
+		msgs = append(msgs, mqtttest.Message{Topic: m.Topic, Payload: strings.Fields(m.Payload)[0]})
 	}
 	dups := checkDelivered(t, msgs, s.sent)
 	var total int

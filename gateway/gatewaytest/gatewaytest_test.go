@@ -35,8 +35,8 @@ func TestBufferConcurrentWritesAndReads(t *testing.T) {
 
 func TestEventuallyWaitsForCond(t *testing.T) {
 	var ready atomic.Bool
+	start := time.Now() // before the timer is set, so waited cannot fall short of 20 ms
 	time.AfterFunc(20*time.Millisecond, func() { ready.Store(true) })
-	start := time.Now()
 	Eventually(t, "ready", ready.Load)
 	if waited := time.Since(start); waited < 20*time.Millisecond {
 		t.Errorf("returned after %v, before cond held", waited)

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatewayd/gatewayd/gateway"
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 func scrape(t *testing.T, h http.Handler, path string) (int, string) {
@@ -20,21 +20,6 @@ func scrape(t *testing.T, h http.Handler, path string) (int, string) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 	return rec.Code, rec.Body.String()
-}
-
-func value(t *testing.T, body, name string) float64 {
-	t.Helper()
-	for _, line := range strings.Split(body, "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no %s in:\n%s", name, body)
-	return 0
 }
 
 func TestHandler(t *testing.T) {
@@ -67,7 +52,7 @@ func TestHandler(t *testing.T) {
 		`gatewayd_gpio_errors_total`:                                1,
 		`gatewayd_up`:                                               1,
 	} {
-		if got := value(t, body, metric); got != want {
+		if got := gatewaytest.MetricValue(t, body, metric); got != want {
 			t.Errorf("%s = %v, want %v", metric, got, want)
 		}
 	}
@@ -79,7 +64,7 @@ func TestHandler(t *testing.T) {
 	}
 
 	health = errors.New("gpio: LED worker stopped")
-	if _, body := scrape(t, h, "/metrics"); value(t, body, "gatewayd_up") != 0 {
+	if _, body := scrape(t, h, "/metrics"); gatewaytest.MetricValue(t, body, "gatewayd_up") != 0 {
 		t.Errorf("gatewayd_up = 1 while unhealthy")
 	}
 	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "gpio: LED worker stopped\n" {
@@ -113,7 +98,7 @@ func TestHandlerBridge(t *testing.T) {
 		`gatewayd_mqtt_downlinks_total{result="delivered"}`: 3,
 		`gatewayd_mqtt_downlinks_total{result="dropped"}`:   2,
 	} {
-		if got := value(t, body, metric); got != want {
+		if got := gatewaytest.MetricValue(t, body, metric); got != want {
 			t.Errorf("%s = %v, want %v", metric, got, want)
 		}
 	}
@@ -124,7 +109,7 @@ func TestHandlerBridge(t *testing.T) {
 	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "bridge: broker unreachable: broker.lan:1883\n" {
 		t.Errorf("/healthz = %d %q, want 503 naming the broker", code, body)
 	}
-	if _, body := scrape(t, h, "/metrics"); value(t, body, "gatewayd_up") != 1 {
+	if _, body := scrape(t, h, "/metrics"); gatewaytest.MetricValue(t, body, "gatewayd_up") != 1 {
 		t.Errorf("gatewayd_up = 0 while only the broker is down")
 	}
 }
@@ -157,7 +142,7 @@ func TestPerBoardSeries(t *testing.T) {
 		`gatewayd_board_messages_total{board="attic",direction="in"}`:      1,
 		`gatewayd_board_tls{board="attic"}`:                                0,
 	} {
-		if got := value(t, body, metric); got != want {
+		if got := gatewaytest.MetricValue(t, body, metric); got != want {
 			t.Errorf("%s = %v, want %v", metric, got, want)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // logBuf collects log lines for a test to look at.
@@ -70,22 +72,6 @@ func drain(t *testing.T, q *Queue, ack bool) []string {
 	}
 }
 
-func files(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 func numbered(from, to int) []string {
 	var s []string
 	for i := from; i < to; i++ {
@@ -128,13 +114,13 @@ func TestFIFOAcrossReopen(t *testing.T) {
 func TestDiskUsedOnlyWhileHolding(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "q")
 	q, _ := testOpen(t, dir, Options{SegmentBytes: minSegmentBytes, SyncInterval: time.Millisecond})
-	if got := files(t, dir); got != nil {
+	if got := gatewaytest.DirNames(t, dir); got != nil {
 		t.Fatalf("Open created %v; want nothing on disk before the first Append", got)
 	}
 	for _, s := range numbered(0, 1000) {
 		mustAppend(t, q, s)
 	}
-	start := len(files(t, dir))
+	start := len(gatewaytest.DirNames(t, dir))
 	if start < 3 {
 		t.Fatalf("%d files for 19 KiB in 4 KiB segments, want several", start)
 	}
@@ -150,14 +136,14 @@ func TestDiskUsedOnlyWhileHolding(t *testing.T) {
 		}
 		q.Ack(rec)
 		if i == 500 {
-			shrank = len(files(t, dir)) < start
+			shrank = len(gatewaytest.DirNames(t, dir)) < start
 		}
 	}
 	if !shrank {
-		t.Errorf("half drained, still %d files; want fewer than %d", len(files(t, dir)), start)
+		t.Errorf("half drained, still %d files; want fewer than %d", len(gatewaytest.DirNames(t, dir)), start)
 	}
 	time.Sleep(10 * time.Millisecond) // a sync tick passes: it must write nothing
-	if got := files(t, dir); len(got) != 0 {
+	if got := gatewaytest.DirNames(t, dir); len(got) != 0 {
 		t.Errorf("drained queue left %v; want no file", got)
 	}
 	if msgs, b := q.Len(); msgs != 0 || b != 0 {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/pki/pkitest"
 )
 
 // TestHandshake connects real TLS clients with certificates made by pki to
@@ -28,15 +30,15 @@ func TestHandshake(t *testing.T) {
 		wantID     string
 		wantReason string
 	}{
-		{"board certificate, TLS 1.3", client(t, p.dir, p.dir, "b1"), "b1", ""},
-		{"board certificate, TLS 1.2", withMax(client(t, p.dir, p.dir, "b1"), tls.VersionTLS12), "b1", ""},
-		{"certificate from another CA", client(t, p.dir, p.other, "b1"), "", "certificate signed by unknown authority"},
-		{"certificate from another CA, TLS 1.2", withMax(client(t, p.dir, p.other, "b1"), tls.VersionTLS12), "", "certificate signed by unknown authority"},
-		{"no certificate", client(t, p.dir, p.dir, ""), "", "no client certificate"},
-		{"no certificate, TLS 1.2", withMax(client(t, p.dir, p.dir, ""), tls.VersionTLS12), "", "no client certificate"},
-		{"expired certificate", client(t, p.dir, p.dir, "old"), "", "certificate expired"},
-		{"client does not trust the server", client(t, p.other, p.dir, "b1"), "", "client rejected the handshake: bad certificate"},
-		{"TLS 1.1 client", withMax(client(t, p.dir, p.dir, "b1"), tls.VersionTLS11), "", "no TLS version in common (the client needs TLS 1.2 or 1.3)"},
+		{"board certificate, TLS 1.3", pkitest.Client(t, p.dir, p.dir, "b1"), "b1", ""},
+		{"board certificate, TLS 1.2", withMax(pkitest.Client(t, p.dir, p.dir, "b1"), tls.VersionTLS12), "b1", ""},
+		{"certificate from another CA", pkitest.Client(t, p.dir, p.other, "b1"), "", "certificate signed by unknown authority"},
+		{"certificate from another CA, TLS 1.2", withMax(pkitest.Client(t, p.dir, p.other, "b1"), tls.VersionTLS12), "", "certificate signed by unknown authority"},
+		{"no certificate", pkitest.Client(t, p.dir, p.dir, ""), "", "no client certificate"},
+		{"no certificate, TLS 1.2", withMax(pkitest.Client(t, p.dir, p.dir, ""), tls.VersionTLS12), "", "no client certificate"},
+		{"expired certificate", pkitest.Client(t, p.dir, p.dir, "old"), "", "certificate expired"},
+		{"client does not trust the server", pkitest.Client(t, p.other, p.dir, "b1"), "", "client rejected the handshake: bad certificate"},
+		{"TLS 1.1 client", withMax(pkitest.Client(t, p.dir, p.dir, "b1"), tls.VersionTLS11), "", "no TLS version in common (the client needs TLS 1.2 or 1.3)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,7 +96,7 @@ func TestNegotiatedSuite(t *testing.T) {
 		{tls.VersionTLS12, tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
 		{0, tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256},
 	} {
-		c, err := tls.Dial("tcp", srv.addr, withMax(client(t, p.dir, p.dir, "b1"), tt.max))
+		c, err := tls.Dial("tcp", srv.addr, withMax(pkitest.Client(t, p.dir, p.dir, "b1"), tt.max))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +182,7 @@ func TestDeadlineCleared(t *testing.T) {
 	}
 	const timeout = 100 * time.Millisecond
 	srv := startEchoServer(t, store.Config(), timeout)
-	c, err := tls.Dial("tcp", srv.addr, client(t, p.dir, p.dir, "b1"))
+	c, err := tls.Dial("tcp", srv.addr, pkitest.Client(t, p.dir, p.dir, "b1"))
 	if err != nil {
 		t.Fatal(err)
 	}

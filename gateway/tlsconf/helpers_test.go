@@ -3,17 +3,16 @@ package tlsconf
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatewayd/gatewayd/gateway/pki"
+	"github.com/gatewayd/gatewayd/gateway/pki/pkitest"
 )
 
 // testPKI is a pki directory made by package pki, as `gatewayctl pki`
@@ -25,20 +24,8 @@ type testPKI struct {
 
 func newTestPKI(t *testing.T) testPKI {
 	t.Helper()
-	root := t.TempDir()
-	p := testPKI{dir: filepath.Join(root, "pki"), other: filepath.Join(root, "other")}
-	for _, dir := range []string{p.dir, p.other} {
-		if _, err := pki.Init(dir, pki.Options{Hosts: []string{"localhost", "127.0.0.1"}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pki.Board(dir, "b1", pki.Options{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := pki.Board(p.dir, "old", pki.Options{Now: time.Now().Add(-pki.BoardValidity - time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	p := pkitest.New(t)
+	return testPKI{dir: p.Dir, other: p.Other}
 }
 
 func (p testPKI) files() Files {
@@ -47,27 +34,6 @@ func (p testPKI) files() Files {
 		KeyFile:      filepath.Join(p.dir, pki.ServerKeyFile),
 		ClientCAFile: filepath.Join(p.dir, pki.CACertFile),
 	}
-}
-
-// client is the tls.Config of a board of dir (board "" for none) that
-// trusts the CA of trustDir.
-func client(t *testing.T, trustDir, dir, board string) *tls.Config {
-	t.Helper()
-	ca, err := os.ReadFile(filepath.Join(trustDir, pki.CACertFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca)
-	c := &tls.Config{RootCAs: roots, ServerName: "localhost"}
-	if board != "" {
-		cert, err := tls.LoadX509KeyPair(filepath.Join(dir, pki.BoardsDir, board+".crt"), filepath.Join(dir, pki.BoardsDir, board+".key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c
 }
 
 // outcome is what the test server made of one connection.

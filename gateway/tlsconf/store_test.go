@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatewayd/gatewayd/gateway/pki"
+	"github.com/gatewayd/gatewayd/gateway/pki/pkitest"
 )
 
 // TestReload rotates the server certificate under a live listener: the
@@ -23,7 +24,7 @@ func TestReload(t *testing.T) {
 	srv := startEchoServer(t, store.Config(), 10*time.Second)
 	serial := func(c *tls.Conn) string { return c.ConnectionState().PeerCertificates[0].SerialNumber.String() }
 
-	first, err := tls.Dial("tcp", srv.addr, client(t, p.dir, p.dir, "b1"))
+	first, err := tls.Dial("tcp", srv.addr, pkitest.Client(t, p.dir, p.dir, "b1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestReload(t *testing.T) {
 	}
 	echo(t, first, "after rotation, same connection\n")
 
-	second, err := tls.Dial("tcp", srv.addr, client(t, p.dir, p.dir, "b1"))
+	second, err := tls.Dial("tcp", srv.addr, pkitest.Client(t, p.dir, p.dir, "b1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestReload(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), b.wants) || !strings.Contains(err.Error(), p.files().CertFile) {
 			t.Errorf("Reload with a %s: %v, want an error naming the file and %q", b.name, err, b.wants)
 		}
-		c, err := tls.Dial("tcp", srv.addr, client(t, p.dir, p.dir, "b1"))
+		c, err := tls.Dial("tcp", srv.addr, pkitest.Client(t, p.dir, p.dir, "b1"))
 		if err != nil {
 			t.Fatalf("after a failed Reload (%s): %v", b.name, err)
 		}
@@ -163,7 +164,7 @@ func TestNoClientCA(t *testing.T) {
 	}
 	srv := startEchoServer(t, store.Config(), 10*time.Second)
 	for _, board := range []string{"", "b1"} {
-		c, err := tls.Dial("tcp", srv.addr, client(t, p.dir, p.dir, board))
+		c, err := tls.Dial("tcp", srv.addr, pkitest.Client(t, p.dir, p.dir, board))
 		if err != nil {
 			t.Fatal(err)
 		}
