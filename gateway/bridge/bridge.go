@@ -113,6 +113,11 @@ func (b *Bridge) connect() error {
 		ClientConfig: paho.ClientConfig{
 			ClientID:          "gatewayd-" + cfg.GatewayID,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){b.downlink},
+			// Why a connection ended, beside "lost the broker".
+			OnClientError: func(err error) { b.log.Debug("bridge: connection error", "broker", br.addr, "err", err) },
+			OnServerDisconnect: func(d *paho.Disconnect) {
+				b.log.Debug("bridge: the broker disconnected us", "broker", br.addr, "reason", d.ReasonCode)
+			},
 		},
 	}
 	cm, err := autopaho.NewConnection(ctx, cc)

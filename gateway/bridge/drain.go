@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/gatewayd/gatewayd/gateway/spool"
 )
@@ -11,17 +12,47 @@ import (
 // board are still sent one at a time, each after the previous PUBACK.
 const drainWindow = 64
 
+// drainRetry paces the drain when a pass ends with nothing acknowledged
+// while the broker stays connected: a broker that refuses the lines (an
+// ACL's "not authorized", a quota) would otherwise be asked again at once,
+// forever, spinning the CPU. Nothing is lost meanwhile: the lines wait in
+// the spool, and new ones queue behind them.
+var drainRetry = backoff(100*time.Millisecond, 30*time.Second)
+
 // drainLoop empties the spool to the broker whenever it holds lines and
 // the broker is connected. It ends when the bridge is closed.
 func (b *Bridge) drainLoop() {
 	defer b.wg.Done()
+	failed := 0 // passes in a row that got nothing acknowledged
 	for {
 		b.mu.Lock()
 		ready := b.connected && b.spooling && !b.closed
 		ch := b.changed
 		b.mu.Unlock()
 		if ready {
-			b.drain()
+			if b.drain() {
+				failed = 0
+				continue
+			}
+			// Nothing acknowledged. Either the connection went, or the
+			// broker refuses the lines: mosquitto even closes a client
+			// whose PUBLISH its ACL denies, and autopaho reconnects at once
+			// after a connection that came up. Pause before the next pass,
+			// whether or not the broker is back by then, so that neither
+			// the drain nor the reconnects spin; the pause grows while no
+			// pass gets anywhere.
+			failed++
+			pause := drainRetry(failed)
+			if failed > 1 {
+				b.log.Warn("bridge: the broker acknowledged none of the queued lines; trying again", "broker", b.broker.addr, "in", pause.Round(time.Millisecond))
+			}
+			t := time.NewTimer(pause)
+			select {
+			case <-b.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 			continue
 		}
 		select {
@@ -40,8 +71,10 @@ type drainItem struct {
 
 // drain sends spooled lines in order until the spool is empty (and then
 // lets Send publish directly again) or the connection fails (and then
-// rewinds, so what was not acknowledged is sent again on reconnect).
-func (b *Bridge) drain() {
+// rewinds, so what was not acknowledged is sent again on reconnect). It
+// reports whether the pass got anywhere: the spool emptied, or at least
+// one line acknowledged.
+func (b *Bridge) drain() (progressed bool) {
 	b.mu.Lock()
 	cm, connCtx, timeout := b.cm, b.connCtx, b.cfg.AckTimeout
 	b.mu.Unlock()
@@ -61,12 +94,13 @@ func (b *Bridge) drain() {
 		for len(window) > 0 && window[0].done {
 			b.q.Ack(window[0].rec)
 			window = window[1:]
+			progressed = true
 		}
 		changed := b.q.Changed()
 		if inflight < drainWindow {
 			rec, ok, err := b.q.TryNext()
 			if err != nil {
-				return
+				return progressed
 			}
 			if ok {
 				board, line, err := decodeLine(rec.Data)
@@ -106,7 +140,7 @@ func (b *Bridge) drain() {
 				continue
 			}
 			if len(window) == 0 && b.caughtUp() {
-				return
+				return true
 			}
 		}
 		select {
@@ -114,12 +148,12 @@ func (b *Bridge) drain() {
 			inflight--
 			if it.err != nil {
 				b.log.Debug("bridge: draining stopped", "err", it.err)
-				return
+				return progressed
 			}
 			it.done = true
 		case <-changed:
 		case <-ctx.Done():
-			return
+			return progressed
 		}
 	}
 }

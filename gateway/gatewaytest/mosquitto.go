@@ -44,6 +44,12 @@ func FreePort(tb testing.TB) int {
 // subscriber with a session misses nothing published while it
 // reconnects; the bridge relies on no such thing.
 func StartMosquitto(tb testing.TB, persist bool) *Mosquitto {
+	return StartMosquittoWith(tb, persist, "")
+}
+
+// StartMosquittoWith is StartMosquitto with extra lines appended to the
+// broker's configuration file, such as an acl_file.
+func StartMosquittoWith(tb testing.TB, persist bool, extra string) *Mosquitto {
 	tb.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -57,14 +63,15 @@ func StartMosquitto(tb testing.TB, persist bool) *Mosquitto {
 	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence %t\nmax_queued_messages 0\n", m.Port, persist)
 	if persist {
 		conf += "persistence_location " + dir + "/\n"
-		if os.Geteuid() == 0 {
-			// Started as root, mosquitto drops to the mosquitto user,
-			// which cannot write to the test's 0700 temp dir: it
-			// then saves nothing at shutdown, and a subscriber's
-			// session silently ends at every restart.
-			conf += "user root\n"
-		}
 	}
+	if os.Geteuid() == 0 {
+		// Started as root, mosquitto drops to the mosquitto user, which
+		// cannot reach the test's 0700 temp dir: it then saves nothing
+		// at shutdown (a subscriber's session silently ends at every
+		// restart), and cannot read an acl_file kept there.
+		conf += "user root\n"
+	}
+	conf += extra
 	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
 		tb.Fatal(err)
 	}
