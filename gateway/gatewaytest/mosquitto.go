@@ -75,8 +75,10 @@ func StartMosquittoWith(tb testing.TB, persist bool, extra string) *Mosquitto {
 	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	m.Start()
+	// Registered first, so a broker that starts but never listens is
+	// still stopped when Start fails the test.
 	tb.Cleanup(m.Stop)
+	m.Start()
 	return m
 }
 
