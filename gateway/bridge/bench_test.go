@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // BenchmarkSend measures lines a second through Send, each returning
@@ -17,15 +20,15 @@ import (
 func BenchmarkSend(b *testing.B) {
 	for _, senders := range []int{1, 100} {
 		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
-			m := startMosquittoB(b)
-			br, err := Open(Config{Broker: m.url(), GatewayID: "bench", TopicPrefix: "t", QueueDir: filepath.Join(b.TempDir(), "q")},
+			m := gatewaytest.StartMosquitto(b, false)
+			br, err := Open(Config{Broker: m.URL(), GatewayID: "bench", TopicPrefix: "t", QueueDir: filepath.Join(b.TempDir(), "q")},
 				func(string, []byte) error { return nil }, slog.New(slog.DiscardHandler))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer br.Close(context.Background())
 			for br.Health() != nil {
-				waitBriefly()
+				time.Sleep(10 * time.Millisecond)
 			}
 			line := []byte("t=21.50 h=40.2 seq=0000001")
 			b.ResetTimer()

@@ -60,7 +60,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func waitConnected(t *testing.T, b *Bridge) {
 	t.Helper()
-	waitFor(t, "the bridge to connect", func() bool { return b.Health() == nil })
+	gatewaytest.Within(t, brokerWait, "the bridge to connect", func() bool { return b.Health() == nil })
 }
 
 // senders runs one goroutine per board, each sending lines payload(0),
@@ -166,24 +166,24 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 		}
 		outage = d
 	}
-	m := startMosquitto(t, true)
-	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/+/up")
-	cfg := testConfig(t, m.url())
+	m := gatewaytest.StartMosquitto(t, true)
+	sub := mqtttest.Subscribe(t, m.URL(), "t/gw1/+/up")
+	cfg := testConfig(t, m.URL())
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
 
 	stop := make(chan struct{})
 	s := startSenders(b, 5, time.Millisecond, stop, strconv.Itoa)
 	time.Sleep(500 * time.Millisecond)
-	m.stop()
+	m.Stop()
 	downAt := time.Now()
-	waitFor(t, "the bridge to see the broker gone", func() bool { return b.Health() != nil })
+	gatewaytest.Within(t, brokerWait, "the bridge to see the broker gone", func() bool { return b.Health() != nil })
 	if err := b.Health(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("broker unreachable: 127.0.0.1:%d", m.Port)) {
 		t.Errorf("Health during the outage = %v, want it to name the broker", err)
 	}
 	time.Sleep(outage - time.Since(downAt))
 	spooledDuring := b.Stats().Spooled
-	m.start()
+	m.Start()
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	s.wg.Wait()
@@ -196,9 +196,9 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	// Lines spooled for the whole outage drain at the broker's pace, with
 	// one line in flight per board: allow a generous multiple.
 	drainStart, queued := time.Now(), b.Stats().QueueMessages
-	waitWithin(t, 30*time.Second+4*outage, "the disk queue to drain", func() bool { return b.Stats().QueueMessages == 0 })
+	gatewaytest.Within(t, 30*time.Second+4*outage, "the disk queue to drain", func() bool { return b.Stats().QueueMessages == 0 })
 	drainTime := time.Since(drainStart)
-	waitFor(t, "every receipted line at the subscriber", allArrived(sub, s.sent))
+	gatewaytest.Within(t, brokerWait, "every receipted line at the subscriber", allArrived(sub, s.sent))
 	total := 0
 	for _, nums := range s.sent {
 		total += len(nums)
@@ -215,17 +215,17 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 // TestDiskUntouchedWhileBrokerKeepsUp: in normal running not one line goes
 // to the spool, and its directory is never even created.
 func TestDiskUntouchedWhileBrokerKeepsUp(t *testing.T) {
-	m := startMosquitto(t, false)
-	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/+/up")
-	cfg := testConfig(t, m.url())
+	m := gatewaytest.StartMosquitto(t, false)
+	sub := mqtttest.Subscribe(t, m.URL(), "t/gw1/+/up")
+	cfg := testConfig(t, m.URL())
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
 	stop := make(chan struct{})
 	s := startSenders(b, 10, 0, stop, strconv.Itoa)
-	waitFor(t, "2000 lines", func() bool { return b.Stats().Acked >= 2000 })
+	gatewaytest.Within(t, brokerWait, "2000 lines", func() bool { return b.Stats().Acked >= 2000 })
 	close(stop)
 	s.wg.Wait()
-	waitFor(t, "every line at the subscriber", allArrived(sub, s.sent))
+	gatewaytest.Within(t, brokerWait, "every line at the subscriber", allArrived(sub, s.sent))
 	checkDelivered(t, sub.Messages(), s.sent)
 	if st := b.Stats(); st.Spooled != 0 {
 		t.Errorf("%d lines spooled with the broker up, want 0", st.Spooled)
@@ -238,14 +238,14 @@ func TestDiskUntouchedWhileBrokerKeepsUp(t *testing.T) {
 // TestFullQueueBlocksSend fills a tiny queue with the broker down: Send
 // waits instead of dropping, and every line arrives once it is back.
 func TestFullQueueBlocksSend(t *testing.T) {
-	m := startMosquitto(t, true)
-	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/+/up")
-	cfg := testConfig(t, m.url())
+	m := gatewaytest.StartMosquitto(t, true)
+	sub := mqtttest.Subscribe(t, m.URL(), "t/gw1/+/up")
+	cfg := testConfig(t, m.URL())
 	cfg.QueueMaxBytes = 2048
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
-	m.stop()
-	waitFor(t, "the bridge to see the broker gone", func() bool { return b.Health() != nil })
+	m.Stop()
+	gatewaytest.Within(t, brokerWait, "the bridge to see the broker gone", func() bool { return b.Health() != nil })
 
 	const lines = 200
 	var returned atomic.Int64
@@ -260,7 +260,7 @@ func TestFullQueueBlocksSend(t *testing.T) {
 		}
 		done <- nil
 	}()
-	waitFor(t, "the queue to fill", func() bool { return b.Stats().QueueBytes > 2048-40 })
+	gatewaytest.Within(t, brokerWait, "the queue to fill", func() bool { return b.Stats().QueueBytes > 2048-40 })
 	before := returned.Load()
 	select {
 	case err := <-done:
@@ -274,7 +274,7 @@ func TestFullQueueBlocksSend(t *testing.T) {
 	if st.QueueBytes > 2048 {
 		t.Errorf("queue holds %d bytes, over its bound of 2048", st.QueueBytes)
 	}
-	m.start()
+	m.Start()
 	if err := <-done; err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -282,7 +282,7 @@ func TestFullQueueBlocksSend(t *testing.T) {
 	for n := range lines {
 		sent["b0"] = append(sent["b0"], n)
 	}
-	waitFor(t, "every line at the subscriber", func() bool {
+	gatewaytest.Within(t, brokerWait, "every line at the subscriber", func() bool {
 		got := map[string]bool{}
 		for _, m := range sub.Messages() {
 			got[m.Payload] = true
@@ -300,13 +300,13 @@ func TestFullQueueBlocksSend(t *testing.T) {
 // TestReconfigureKeepsQueue queues lines while broker A is down, switches
 // to broker B, and finds every line there.
 func TestReconfigureKeepsQueue(t *testing.T) {
-	a := startMosquitto(t, false)
-	bm := startMosquitto(t, false)
-	sub := mqtttest.Subscribe(t, bm.url(), "t/gw1/+/up")
-	b := openBridge(t, testConfig(t, a.url()), nil)
+	a := gatewaytest.StartMosquitto(t, false)
+	bm := gatewaytest.StartMosquitto(t, false)
+	sub := mqtttest.Subscribe(t, bm.URL(), "t/gw1/+/up")
+	b := openBridge(t, testConfig(t, a.URL()), nil)
 	waitConnected(t, b)
-	a.stop()
-	waitFor(t, "the bridge to see broker A gone", func() bool { return b.Health() != nil })
+	a.Stop()
+	gatewaytest.Within(t, brokerWait, "the bridge to see broker A gone", func() bool { return b.Health() != nil })
 	sent := map[string][]int{}
 	for n := range 50 {
 		if err := b.Send(context.Background(), "b1", []byte(strconv.Itoa(n))); err != nil {
@@ -317,11 +317,11 @@ func TestReconfigureKeepsQueue(t *testing.T) {
 	if st := b.Stats(); st.QueueMessages != 50 {
 		t.Fatalf("queue holds %d lines, want 50", st.QueueMessages)
 	}
-	cfg := testConfig(t, bm.url())
+	cfg := testConfig(t, bm.URL())
 	if err := b.Reconfigure(context.Background(), cfg); err != nil {
 		t.Fatalf("Reconfigure: %v", err)
 	}
-	waitFor(t, "the 50 queued lines at broker B", allArrived(sub, sent))
+	gatewaytest.Within(t, brokerWait, "the 50 queued lines at broker B", allArrived(sub, sent))
 	checkDelivered(t, sub.Messages(), sent)
 	if st := b.Stats(); st.Broker != fmt.Sprintf("127.0.0.1:%d", bm.Port) {
 		t.Errorf("Stats.Broker = %q after Reconfigure, want broker B", st.Broker)
@@ -331,10 +331,10 @@ func TestReconfigureKeepsQueue(t *testing.T) {
 // TestLastWillOnSIGKILL kills a process running a bridge: the broker
 // publishes the gateway's retained offline status for it.
 func TestLastWillOnSIGKILL(t *testing.T) {
-	m := startMosquitto(t, false)
-	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/status")
+	m := gatewaytest.StartMosquitto(t, false)
+	sub := mqtttest.Subscribe(t, m.URL(), "t/gw1/status")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), willChildEnv+"="+m.url(), "BRIDGE_WILL_CHILD_DIR="+filepath.Join(t.TempDir(), "q"))
+	cmd.Env = append(os.Environ(), willChildEnv+"="+m.URL(), "BRIDGE_WILL_CHILD_DIR="+filepath.Join(t.TempDir(), "q"))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -347,15 +347,15 @@ func TestLastWillOnSIGKILL(t *testing.T) {
 	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "up\n" {
 		t.Fatalf("child said %q, want up", line)
 	}
-	waitFor(t, "retained online", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "online") })
+	gatewaytest.Within(t, brokerWait, "retained online", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "online") })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the last will", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "offline") })
+	gatewaytest.Within(t, brokerWait, "the last will", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "offline") })
 
 	// A new subscriber sees it retained.
-	late := mqtttest.Subscribe(t, m.url(), "t/gw1/status")
-	waitFor(t, "retained offline", func() bool {
+	late := mqtttest.Subscribe(t, m.URL(), "t/gw1/status")
+	gatewaytest.Within(t, brokerWait, "retained offline", func() bool {
 		msgs := late.Messages()
 		return len(msgs) > 0 && msgs[len(msgs)-1] == mqtttest.Message{Topic: "t/gw1/status", Payload: "offline", Retained: true}
 	})
@@ -364,14 +364,14 @@ func TestLastWillOnSIGKILL(t *testing.T) {
 // TestCloseSaysOffline: a clean Close sets the gateway status offline too
 // (a clean DISCONNECT discards the will).
 func TestCloseSaysOffline(t *testing.T) {
-	m := startMosquitto(t, false)
-	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/status")
-	b := openBridge(t, testConfig(t, m.url()), nil)
-	waitFor(t, "online", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "online") })
+	m := gatewaytest.StartMosquitto(t, false)
+	sub := mqtttest.Subscribe(t, m.URL(), "t/gw1/status")
+	b := openBridge(t, testConfig(t, m.URL()), nil)
+	gatewaytest.Within(t, brokerWait, "online", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "online") })
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	waitFor(t, "offline", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "offline") })
+	gatewaytest.Within(t, brokerWait, "offline", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "offline") })
 	if err := b.Send(context.Background(), "b1", []byte("x")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Send after Close = %v, want ErrClosed", err)
 	}
@@ -380,8 +380,8 @@ func TestCloseSaysOffline(t *testing.T) {
 // TestBoardStatusAndDownlink: board presence becomes retained status
 // messages, and P/G/B/down reaches Deliver for B, or is counted dropped.
 func TestBoardStatusAndDownlink(t *testing.T) {
-	m := startMosquitto(t, false)
-	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/#")
+	m := gatewaytest.StartMosquitto(t, false)
+	sub := mqtttest.Subscribe(t, m.URL(), "t/gw1/#")
 	var mu sync.Mutex
 	var got []string
 	deliver := func(board string, payload []byte) error {
@@ -393,11 +393,11 @@ func TestBoardStatusAndDownlink(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}
-	b := openBridge(t, testConfig(t, m.url()), deliver)
+	b := openBridge(t, testConfig(t, m.URL()), deliver)
 	b.BoardOnline("b1")
 	b.BoardOnline("b2")
 	b.BoardOffline("b2")
-	waitFor(t, "board status", func() bool {
+	gatewaytest.Within(t, brokerWait, "board status", func() bool {
 		msgs := sub.Messages()
 		return mqtttest.HasMessage(msgs, "t/gw1/b1/status", "online") && mqtttest.HasMessage(msgs, "t/gw1/b2/status", "offline") &&
 			mqtttest.HasMessage(msgs, "t/gw1/status", "online")
@@ -407,7 +407,7 @@ func TestBoardStatusAndDownlink(t *testing.T) {
 	} {
 		sub.Publish(t, d.topic, d.payload)
 	}
-	waitFor(t, "downlinks", func() bool {
+	gatewaytest.Within(t, brokerWait, "downlinks", func() bool {
 		st := b.Stats()
 		return st.DownlinkDelivered == 3 && st.DownlinkDropped == 1
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 	"github.com/gatewayd/gatewayd/gateway/gatewaytest/mqtttest"
 )
 
@@ -80,8 +81,8 @@ func (g *gate) close() {
 // comes up. Every line Send returned nil for reaches a subscriber that was
 // subscribed on the broker all along, each board's in order.
 func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
-	m := startMosquitto(t, false)
-	sub := mqtttest.Subscribe(t, m.url(), "t/gw1/+/up")
+	m := gatewaytest.StartMosquitto(t, false)
+	sub := mqtttest.Subscribe(t, m.URL(), "t/gw1/+/up")
 	g := startGate(t, m.Addr())
 	cfg := testConfig(t, g.url())
 	cfg.QueueMaxBytes = 16 << 10
@@ -91,7 +92,7 @@ func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 	pad := strings.Repeat("x", 200)
 	stop := make(chan struct{})
 	s := startSenders(b, boards, 0, stop, func(n int) string { return fmt.Sprintf("%d %s", n, pad) })
-	waitFor(t, "the queue to fill", func() bool { return b.Stats().QueueBytes > 16<<10-300 })
+	gatewaytest.Within(t, brokerWait, "the queue to fill", func() bool { return b.Stats().QueueBytes > 16<<10-300 })
 	time.Sleep(200 * time.Millisecond)
 	g.open.Store(true)
 	time.Sleep(2 * time.Second)
@@ -100,7 +101,7 @@ func TestFullQueueDrainsWhileSendersWait(t *testing.T) {
 	if len(s.errs) > 0 {
 		t.Fatalf("Send: %v", s.errs[0])
 	}
-	waitWithin(t, 20*time.Second, "every line at the subscriber", func() bool {
+	gatewaytest.Within(t, 20*time.Second, "every line at the subscriber", func() bool {
 		got := map[string]bool{}
 		for _, m := range sub.Messages() {
 			got[m.Topic+" "+strings.Fields(m.Payload)[0]] = true

@@ -33,3 +33,8 @@ func willChild(broker string) {
 	fmt.Println("up")
 	<-context.Background().Done()
 }
+
+// brokerWait bounds the waits on a real broker: longer than
+// gatewaytest.EventuallyWithin, since a reconnect waits out the bridge's
+// backoff first.
+const brokerWait = 30 * time.Second

@@ -31,7 +31,7 @@ func TestRefusingBrokerIsNotSpunOn(t *testing.T) {
 			t.Fatalf("Send %d: %v", n, err)
 		}
 	}
-	waitFor(t, "the refused lines in the queue", func() bool { return b.Stats().QueueMessages == 5 })
+	gatewaytest.Within(t, brokerWait, "the refused lines in the queue", func() bool { return b.Stats().QueueMessages == 5 })
 
 	// Over a second, the pauses (100 ms, 200 ms, 400 ms, …, from the upper
 	// half at random) allow a handful of passes, each publishing at most

@@ -14,10 +14,17 @@ const EventuallyWithin = 10 * time.Second
 // in the failure.
 func Eventually(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(EventuallyWithin)
+	Within(tb, EventuallyWithin, what, cond)
+}
+
+// Within is Eventually with a limit of the caller's, for states that take
+// longer to come, such as a broker reconnect after its backoff.
+func Within(tb testing.TB, limit time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			tb.Fatalf("after %v: still waiting for %s", EventuallyWithin, what)
+			tb.Fatalf("after %v: still waiting for %s", limit, what)
 		}
 		time.Sleep(time.Millisecond)
 	}
