@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 	periphgpio "periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/host/v3/gpioioctl"
@@ -130,7 +131,7 @@ func TestSimThroughController(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go c.Run(ctx)
 	c.Notify(EventMessage)
-	waitFor(t, "the toggle", func() bool { return len(ledLines(logs.lines())) == 2 })
+	gatewaytest.Eventually(t, "the toggle", func() bool { return len(ledLines(logs.lines())) == 2 })
 	cancel()
 	<-c.Done()
 	want := []string{
@@ -265,7 +266,7 @@ func TestSimPinReusedByNextController(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go c2.Run(ctx2)
 	c2.Notify(EventMessage)
-	waitFor(t, "the new LED to blink", func() bool {
+	gatewaytest.Eventually(t, "the new LED to blink", func() bool {
 		return strings.Contains(strings.Join(ledLines(logs.lines()), "\n"), "name=traffic pin=GPIO27 state=on")
 	})
 	cancel2()

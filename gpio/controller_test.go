@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 	periphgpio "periph.io/x/conn/v3/gpio"
 )
 
@@ -132,8 +133,8 @@ func TestBlinkShowsEachEvent(t *testing.T) {
 					r.c.Notify(ev)
 					// The history, not the pin: a poll on a loaded machine may
 					// miss a whole blink.
-					waitFor(t, "the LED to light", func() bool { return transitionsToLit(p.history(), activeLow) == 1 })
-					waitFor(t, "the LED to go dark again", func() bool { return !p.lit(activeLow) })
+					gatewaytest.Eventually(t, "the LED to light", func() bool { return transitionsToLit(p.history(), activeLow) == 1 })
+					gatewaytest.Eventually(t, "the LED to go dark again", func() bool { return !p.lit(activeLow) })
 					ss := spells(p.history(), activeLow)
 					if len(ss) != 2 || !ss[1].lit {
 						t.Fatalf("spells = %+v, want dark then one lit spell", ss)
@@ -160,9 +161,9 @@ func TestToggleFlipsAtMostOncePerDuration(t *testing.T) {
 					r.run(t)
 
 					r.c.Notify(ev)
-					waitFor(t, "the first toggle to light the LED", func() bool { return p.lit(activeLow) })
+					gatewaytest.Eventually(t, "the first toggle to light the LED", func() bool { return p.lit(activeLow) })
 					r.c.Notify(ev) // held back until d has passed, then shown
-					waitFor(t, "the second toggle to darken the LED", func() bool { return !p.lit(activeLow) })
+					gatewaytest.Eventually(t, "the second toggle to darken the LED", func() bool { return !p.lit(activeLow) })
 					ws := p.history()
 					if len(ws) != 4 {
 						t.Fatalf("writes = %v, want off, off, on, off", ws)
@@ -198,10 +199,10 @@ func TestClientsLevel(t *testing.T) {
 				for _, s := range steps {
 					clients.Store(s.clients)
 					r.c.ClientsChanged()
-					waitFor(t, fmt.Sprintf("lit=%v with %d clients", s.lit, s.clients), func() bool { return p.lit(activeLow) == s.lit })
+					gatewaytest.Eventually(t, fmt.Sprintf("lit=%v with %d clients", s.lit, s.clients), func() bool { return p.lit(activeLow) == s.lit })
 				}
 				// 5 steps, 4 changes of level, plus the initial offs.
-				waitFor(t, "the writes to settle", func() bool { return len(p.history()) >= 6 })
+				gatewaytest.Eventually(t, "the writes to settle", func() bool { return len(p.history()) >= 6 })
 				time.Sleep(50 * time.Millisecond)
 				if got, want := transitionsToLit(p.history(), activeLow), 2; got != want {
 					t.Errorf("lit %d times, want %d: %v", got, want, p.history())
@@ -280,8 +281,8 @@ func TestFloodIsCoalesced(t *testing.T) {
 		}
 	}
 
-	waitFor(t, "a flicker: at least two blinks", func() bool { return transitionsToLit(p.history(), false) >= 2 })
-	waitFor(t, "the LED to go dark after the flood", func() bool { return !p.lit(false) })
+	gatewaytest.Eventually(t, "a flicker: at least two blinks", func() bool { return transitionsToLit(p.history(), false) >= 2 })
+	gatewaytest.Eventually(t, "the LED to go dark after the flood", func() bool { return !p.lit(false) })
 }
 
 func TestSingleMessageAfterQuietShows(t *testing.T) {
@@ -296,17 +297,17 @@ func TestSingleMessageAfterQuietShows(t *testing.T) {
 		for range 100 {
 			r.c.Notify(EventMessage)
 		}
-		waitFor(t, "the burst to light the LED", func() bool { return transitionsToLit(p.history(), false) >= 1 })
+		gatewaytest.Eventually(t, "the burst to light the LED", func() bool { return transitionsToLit(p.history(), false) >= 1 })
 		quiet := func() bool {
 			n := p.numWrites()
 			time.Sleep(5 * d)
 			return !p.lit(false) && p.numWrites() == n
 		}
 		for round := range 3 {
-			waitFor(t, "a quiet spell", quiet)
+			gatewaytest.Eventually(t, "a quiet spell", quiet)
 			before := transitionsToLit(p.history(), false)
 			r.c.Notify(EventMessage)
-			waitFor(t, fmt.Sprintf("message %d to light the LED", round), func() bool {
+			gatewaytest.Eventually(t, fmt.Sprintf("message %d to light the LED", round), func() bool {
 				return transitionsToLit(p.history(), false) > before
 			})
 		}
@@ -327,7 +328,7 @@ func TestHeartbeatDoublePulsesWhileHealthy(t *testing.T) {
 				// A double pulse: two short flashes close together, then a long
 				// rest. Wait until one has been seen whole.
 				var ss []spell
-				waitFor(t, "a double pulse", func() bool {
+				gatewaytest.Eventually(t, "a double pulse", func() bool {
 					ss = spells(p.history(), activeLow)
 					if len(ss) > 0 {
 						ss = ss[1:] // skip the initial dark
@@ -380,9 +381,9 @@ func TestHeartbeatDarkWhileUnhealthy(t *testing.T) {
 			t.Fatalf("heartbeat lit %d times while unhealthy, want dark", n)
 		}
 		sick.Store(false)
-		waitFor(t, "the heartbeat to resume once healthy", func() bool { return transitionsToLit(p.history(), false) >= 2 })
+		gatewaytest.Eventually(t, "the heartbeat to resume once healthy", func() bool { return transitionsToLit(p.history(), false) >= 2 })
 		sick.Store(true)
-		waitFor(t, "the heartbeat to stop once unhealthy", func() bool {
+		gatewaytest.Eventually(t, "the heartbeat to stop once unhealthy", func() bool {
 			before := p.history()
 			time.Sleep(3 * period)
 			after := p.history()
@@ -403,7 +404,7 @@ func TestHeartbeatStopsWhenWorkerStuck(t *testing.T) {
 		hb, act := r.pins["HB"], r.pins["ACT"]
 		r.run(t)
 
-		waitFor(t, "the heartbeat to beat", func() bool { return transitionsToLit(hb.history(), false) >= 2 })
+		gatewaytest.Eventually(t, "the heartbeat to beat", func() bool { return transitionsToLit(hb.history(), false) >= 2 })
 		if err := r.c.Healthy(5 * time.Second); err != nil {
 			t.Fatalf("Healthy before the hang: %v", err)
 		}
@@ -412,7 +413,7 @@ func TestHeartbeatStopsWhenWorkerStuck(t *testing.T) {
 		r.c.Notify(EventMessage)
 		<-act.entered
 		const stall = 50 * time.Millisecond
-		waitFor(t, "Healthy to report the stuck worker", func() bool { return r.c.Healthy(stall) != nil })
+		gatewaytest.Eventually(t, "Healthy to report the stuck worker", func() bool { return r.c.Healthy(stall) != nil })
 		if err := r.c.Healthy(stall); !strings.Contains(err.Error(), "gpio: LED worker stuck for") {
 			t.Errorf("Healthy = %q, want it to say the worker is stuck", err)
 		}
@@ -423,8 +424,8 @@ func TestHeartbeatStopsWhenWorkerStuck(t *testing.T) {
 		}
 
 		release()
-		waitFor(t, "the heartbeat to resume", func() bool { return hb.numWrites() > frozen+1 })
-		waitFor(t, "Healthy to clear", func() bool { return r.c.Healthy(5*time.Second) == nil })
+		gatewaytest.Eventually(t, "the heartbeat to resume", func() bool { return hb.numWrites() > frozen+1 })
+		gatewaytest.Eventually(t, "Healthy to clear", func() bool { return r.c.Healthy(5*time.Second) == nil })
 	})
 }
 
@@ -445,7 +446,7 @@ func TestEveryLEDOffAfterRun(t *testing.T) {
 		r.c.Notify(EventConnect)
 		r.c.ClientsChanged()
 		for _, l := range leds {
-			waitFor(t, l.Name+" to light", func() bool { return r.pins[l.Pin].lit(l.ActiveLow) })
+			gatewaytest.Eventually(t, l.Name+" to light", func() bool { return r.pins[l.Pin].lit(l.ActiveLow) })
 		}
 		cancel()
 		<-r.c.Done()
@@ -477,7 +478,7 @@ func TestStats(t *testing.T) {
 		r.c.Notify(EventMessage)
 		wantStats(t, r.c, Stats{Changes: 5, Taken: [numEvents]uint64{EventMessage: 1, EventConnect: 0}})
 		r.c.Notify(EventMessage)
-		waitFor(t, "the worker to take in the second message", func() bool { return !r.c.pending[EventMessage].Load() })
+		gatewaytest.Eventually(t, "the worker to take in the second message", func() bool { return !r.c.pending[EventMessage].Load() })
 		wantStats(t, r.c, Stats{Changes: 5, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 0}})
 
 		// The first connect flips the toggle, and the write fails; the second
@@ -486,7 +487,7 @@ func TestStats(t *testing.T) {
 		r.c.Notify(EventConnect)
 		wantStats(t, r.c, Stats{Changes: 5, Errors: 1, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 1}})
 		r.c.Notify(EventConnect)
-		waitFor(t, "the worker to take in the second connect", func() bool { return !r.c.pending[EventConnect].Load() })
+		gatewaytest.Eventually(t, "the worker to take in the second connect", func() bool { return !r.c.pending[EventConnect].Load() })
 		wantStats(t, r.c, Stats{Changes: 5, Errors: 1, Taken: [numEvents]uint64{EventMessage: 2, EventConnect: 2}})
 
 		// Run writes both LEDs off as it starts (above) and as it ends: one
@@ -514,11 +515,11 @@ func TestStatsTakenCountsShownEvents(t *testing.T) {
 		r.run(t)
 
 		r.c.Notify(EventMessage)
-		waitFor(t, "the first blink", func() bool { return transitionsToLit(act.history(), false) >= 1 })
+		gatewaytest.Eventually(t, "the first blink", func() bool { return transitionsToLit(act.history(), false) >= 1 })
 		for range 100 {
 			r.c.Notify(EventMessage)
 		}
-		waitFor(t, "the second blink", func() bool { return transitionsToLit(act.history(), false) >= 2 })
+		gatewaytest.Eventually(t, "the second blink", func() bool { return transitionsToLit(act.history(), false) >= 2 })
 		// The flood is taken in at most twice: once while the first blink is
 		// lit (an LED holds one waiting event) and once when that is shown.
 		time.Sleep(500 * time.Millisecond) // room for more blinks, which must not come
@@ -539,7 +540,7 @@ func TestStatsTakenCountsShownEvents(t *testing.T) {
 // further.
 func wantStats(t *testing.T, c *Controller, want Stats) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("Stats = %+v", want), func() bool { return c.Stats() == want })
+	gatewaytest.Eventually(t, fmt.Sprintf("Stats = %+v", want), func() bool { return c.Stats() == want })
 	time.Sleep(20 * time.Millisecond)
 	if got := c.Stats(); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)

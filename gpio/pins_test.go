@@ -4,7 +4,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	periphgpio "periph.io/x/conn/v3/gpio"
@@ -129,19 +128,6 @@ func transitionsToLit(ws []write, activeLow bool) int {
 		}
 	}
 	return n
-}
-
-// waitFor polls cond until it holds, failing the test after a deadline
-// generous enough for a loaded machine under -race.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: still waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 var errBroken = errors.New("line broken")
