@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
-	"time"
 
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/control"
@@ -31,9 +29,6 @@ func (d *daemon) controlPath() string {
 	return path
 }
 
-// controlShutdown bounds the wait for requests in flight at shutdown.
-const controlShutdown = 2 * time.Second
-
 // startControl opens the control socket ("" = none) and serves the
 // daemon's status, its boards and deliveries on it. Its stop lets requests
 // in progress finish, briefly, and removes the socket file.
@@ -48,19 +43,7 @@ func (d *daemon) startControl() (func(), error) {
 	}
 	srv := &control.Server{Status: d.controlStatus, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Reload: d.reloadNow, Logger: d.log}
 	d.log.Info("control socket listening", "path", path)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(l); err != nil {
-			d.log.Error("control socket failed", "err", err)
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), controlShutdown)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	}, nil
+	return d.serveHTTP("control socket", func() error { return srv.Serve(l) }, srv.Shutdown), nil
 }
 
 // controlStatus is GET /v1/status: the figures `gatewayctl status` shows.

@@ -175,9 +175,6 @@ func (d *daemon) startLEDs() (func(), error) {
 	return func() { rig.Close() }, nil
 }
 
-// metricsShutdown bounds the wait for scrapes in flight at shutdown.
-const metricsShutdown = 2 * time.Second
-
 func (d *daemon) startMetrics() (func(), error) {
 	addr := d.cfg.Metrics.Listen
 	if addr == "" {
@@ -202,19 +199,29 @@ func (d *daemon) startMetrics() (func(), error) {
 	}
 	s := &httpd.Server{Handler: metrics.Handler(src, d.log), Logger: d.log}
 	d.log.Info("metrics listening", "addr", l.Addr().String())
+	return d.serveHTTP("metrics server", func() error { return s.Serve(l) }, s.Shutdown), nil
+}
+
+// httpShutdown bounds the wait for requests in flight at shutdown, on the
+// metrics endpoint and the control socket alike.
+const httpShutdown = 2 * time.Second
+
+// serveHTTP runs serve on a goroutine of its own until the returned stop,
+// which lets requests in flight finish for at most httpShutdown.
+func (d *daemon) serveHTTP(what string, serve func() error, shutdown func(context.Context) error) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := s.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("metrics server failed", "err", err)
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error(what+" failed", "err", err)
 		}
 	}()
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), metricsShutdown)
+		ctx, cancel := context.WithTimeout(context.Background(), httpShutdown)
 		defer cancel()
-		s.Shutdown(ctx)
+		shutdown(ctx)
 		<-done
-	}, nil
+	}
 }
 
 func (d *daemon) startServing() (func(), error) {
