@@ -88,6 +88,10 @@ func TestBoardSession(t *testing.T) {
 		{"!reboot now\n", "!err unknown-command\n"},
 		{"!ping\r\n", "!pong\n"},
 		{"still here\n", "still here\n"},
+		// The server counts a receipt after writing it, so the client
+		// can read it before it is counted; a reply comes after, in
+		// order, and so is a barrier.
+		{"!ping\n", "!pong\n"},
 	}
 	for _, st := range steps {
 		c.send(st.send)
@@ -102,9 +106,9 @@ func TestBoardSession(t *testing.T) {
 	if len(bs) != 1 || bs[0].ID != "kitchen-1" || bs[0].Remote.String() != local || bs[0].FW != "1.4.2" || bs[0].TLS {
 		t.Fatalf("Boards() = %+v, want kitchen-1 at %s", bs, local)
 	}
-	// In: the hello and five lines; out: two receipts (replies are not
+	// In: the hello and six lines; out: two receipts (replies are not
 	// messages).
-	if b := bs[0]; b.MessagesIn != 6 || b.MessagesOut != 2 || b.BytesIn == 0 || b.BytesOut == 0 || b.LastSeen.Before(b.Since) {
+	if b := bs[0]; b.MessagesIn != 7 || b.MessagesOut != 2 || b.BytesIn == 0 || b.BytesOut == 0 || b.LastSeen.Before(b.Since) {
 		t.Errorf("figures = %+v", b)
 	}
 	c.nc.Close()

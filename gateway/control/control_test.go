@@ -160,8 +160,10 @@ func TestAPI(t *testing.T) {
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(nc)
-	io.WriteString(nc, "!hello b1 fw=0.9\nfirst\n")
-	for _, want := range []string{"!ok b1\n", "first\n"} {
+	// The !ping is a barrier: "first" is counted after it is written,
+	// and the pong comes after that.
+	io.WriteString(nc, "!hello b1 fw=0.9\nfirst\n!ping\n")
+	for _, want := range []string{"!ok b1\n", "first\n", "!pong\n"} {
 		if got, err := r.ReadString('\n'); got != want {
 			t.Fatalf("board read %q, %v; want %q", got, err, want)
 		}
@@ -171,7 +173,7 @@ func TestAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(bs) != 1 || bs[0].ID != "b1" || bs[0].Remote != nc.LocalAddr().String() || bs[0].FW != "0.9" || bs[0].MessagesIn != 2 || bs[0].MessagesOut != 1 || bs[0].TLS || bs[0].Since.IsZero() {
+	if len(bs) != 1 || bs[0].ID != "b1" || bs[0].Remote != nc.LocalAddr().String() || bs[0].FW != "0.9" || bs[0].MessagesIn != 3 || bs[0].MessagesOut != 1 || bs[0].TLS || bs[0].Since.IsZero() {
 		t.Errorf("Boards() = %+v", bs)
 	}
 
