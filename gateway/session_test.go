@@ -232,8 +232,10 @@ func TestHelloTimeout(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	_, addr, logs := startServer(t, Policy{Framing: FramingLine, RequireHello: true, HelloTimeout: timeout, IdleTimeout: time.Minute}, Hooks{})
 
-	silent := dialLines(t, addr)
+	// The clock starts before the dial: the server may accept, and start
+	// its own, before the dial returns here.
 	start := time.Now()
+	silent := dialLines(t, addr)
 	silent.expectEOF()
 	if waited := time.Since(start); waited < timeout {
 		t.Errorf("closed after %v, before the hello timeout of %v", waited, timeout)
