@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -91,19 +92,29 @@ func Open(cfg Config, deliver DeliverFunc, logger *slog.Logger) (*Bridge, error)
 	return b, nil
 }
 
+// connectTimeout bounds one attempt to reach the broker: the dial, the
+// TLS handshake and the CONNACK.
+const connectTimeout = 10 * time.Second
+
 // connect starts autopaho on b.cfg; the caller holds b.mu or is Open.
 func (b *Bridge) connect() error {
 	cfg, br := b.cfg, b.broker
 	p := cfg.TopicPrefix + "/" + cfg.GatewayID + "/"
 	ctx, cancel := context.WithCancel(b.ctx)
 	cc := autopaho.ClientConfig{
-		ServerUrls:                    []*url.URL{br.url},
-		TlsCfg:                        br.tls,
+		ServerUrls: []*url.URL{br.url},
+		// Our own dial, for a connection that batches paho's writes
+		// and buffers its reads (batchconn.go).
+		AttemptConnection: func(ctx context.Context, _ autopaho.ClientConfig, _ *url.URL) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+			defer cancel()
+			return dialBroker(ctx, br)
+		},
 		KeepAlive:                     cfg.KeepAlive,
 		CleanStartOnInitialConnection: true,
 		SessionExpiryInterval:         0,
 		ReconnectBackoff:              backoff(cfg.MinBackoff, cfg.MaxBackoff),
-		ConnectTimeout:                10 * time.Second,
+		ConnectTimeout:                connectTimeout,
 		ConnectUsername:               cfg.Username,
 		ConnectPassword:               []byte(cfg.Password),
 		WillMessage:                   &paho.WillMessage{Topic: p + "status", Payload: []byte("offline"), QoS: 1, Retain: true},
