@@ -23,7 +23,9 @@
 // spool holds anything, new lines go behind it, and it is drained to the
 // broker in order, one line in flight per board, each record removed only
 // after its PUBACK, before lines go straight to the broker again. Delivery
-// is at least once: a line whose PUBACK was lost is sent again.
+// is at least once: a line whose PUBACK was lost is sent again. It also
+// dials the broker itself, for a connection that writes paho's packets in
+// batches and reads through a buffer (batchconn.go).
 //
 // Topics, with P the prefix, G the gateway ID and B the board ID:
 // P/G/status (retained online; the last will sets it to offline),
