@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,16 +36,7 @@ func TestBrokerOverTLS(t *testing.T) {
 	cfg.CAFile = filepath.Join(p.Dir, pki.CACertFile)
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
-	stop := make(chan struct{})
-	s := startSenders(b, 10, 0, stop, strconv.Itoa)
-	gatewaytest.Within(t, brokerWait, "1000 lines", func() bool { return b.Stats().Acked >= 1000 })
-	close(stop)
-	s.wg.Wait()
-	gatewaytest.Within(t, brokerWait, "every line at the subscriber", allArrived(sub, s.sent))
-	checkDelivered(t, sub.Messages(), s.sent)
-	if st := b.Stats(); st.Spooled != 0 {
-		t.Errorf("%d lines spooled with the broker up, want 0", st.Spooled)
-	}
+	sendStraight(t, b, sub, 10, 1000)
 }
 
 // A broker whose certificate ca_file did not sign is never trusted: the
