@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -36,10 +37,16 @@ func testConfig(t *testing.T, broker string) Config {
 
 func openBridge(t *testing.T, cfg Config, deliver DeliverFunc) *Bridge {
 	t.Helper()
+	return openBridgeLogging(t, cfg, deliver, testWriter{t})
+}
+
+// openBridgeLogging is openBridge with the bridge's log written to logs.
+func openBridgeLogging(t *testing.T, cfg Config, deliver DeliverFunc, logs io.Writer) *Bridge {
+	t.Helper()
 	if deliver == nil {
 		deliver = func(string, []byte) error { return errors.New("no boards") }
 	}
-	b, err := Open(cfg, deliver, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	b, err := Open(cfg, deliver, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

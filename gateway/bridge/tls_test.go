@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,15 +47,7 @@ func TestBrokerOverTLSWrongCA(t *testing.T) {
 	cfg := testConfig(t, mqtts)
 	cfg.CAFile = filepath.Join(p.Other, pki.CACertFile)
 	var logs gatewaytest.Buffer
-	b, err := Open(cfg, nil, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		b.Close(ctx)
-	})
+	b := openBridgeLogging(t, cfg, nil, &logs)
 	gatewaytest.Within(t, brokerWait, "the refusal logged", func() bool {
 		return strings.Contains(logs.String(), "certificate signed by unknown authority")
 	})
