@@ -121,7 +121,8 @@ func (d *daemon) bridgeTotals() metrics.BridgeTotals {
 	return metrics.BridgeTotals{
 		Broker: st.Broker, Connected: st.Connected,
 		QueueMessages: st.QueueMessages, QueueBytes: st.QueueBytes,
-		Published: st.Published, Acked: st.Acked, Spooled: st.Spooled, Redelivered: st.Redelivered,
+		Published: st.Published, Acked: st.Acked, NoSubscribers: st.NoSubscribers,
+		Spooled: st.Spooled, Redelivered: st.Redelivered,
 		DownlinkDelivered: st.DownlinkDelivered, DownlinkDropped: st.DownlinkDropped,
 	}
 }

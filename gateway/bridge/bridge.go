@@ -51,11 +51,12 @@ type Bridge struct {
 	presence  presence
 	downq     downlinks
 
-	stats counters
+	stats        counters
+	warnedNoSubs atomic.Bool // the no-subscriber warning was given on this connection
 }
 
 type counters struct {
-	published, acked, spooled, redelivered, downDelivered, downDropped atomic.Uint64
+	published, acked, noSubscribers, spooled, redelivered, downDelivered, downDropped atomic.Uint64
 }
 
 // Open opens the spool in cfg.QueueDir and starts connecting to the
@@ -150,6 +151,7 @@ func (b *Bridge) up(ctx context.Context) {
 	}
 	b.connected = true
 	b.lastErr = nil
+	b.warnedNoSubs.Store(false)
 	b.connCtx, b.connStop = context.WithCancel(ctx)
 	b.presence.reconnected()
 	b.log.Info("bridge: connected to broker", "broker", b.broker.addr)
@@ -244,12 +246,30 @@ func (b *Bridge) publish(ctx, connCtx context.Context, cm *autopaho.ConnectionMa
 	stop := context.AfterFunc(connCtx, cancel)
 	defer stop()
 	b.stats.published.Add(1)
-	_, err := cm.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: payload})
+	resp, err := cm.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: payload})
 	if err != nil {
 		return err
 	}
 	b.stats.acked.Add(1)
+	if resp != nil && resp.ReasonCode == reasonNoSubscribers {
+		b.noSubscribers(topic)
+	}
 	return nil
+}
+
+// reasonNoSubscribers is the PUBACK reason code 0x10, No matching
+// subscribers (MQTT v5, 3.4.2.1): the broker took the line and delivered
+// it to nobody. It is a success, so the line is receipted and not sent
+// again; but data going nowhere is worth a figure and a word.
+const reasonNoSubscribers = 0x10
+
+// noSubscribers counts a line that reached no subscriber, and says so once
+// a connection, naming the first such topic.
+func (b *Bridge) noSubscribers(topic string) {
+	b.stats.noSubscribers.Add(1)
+	if b.warnedNoSubs.CompareAndSwap(false, true) {
+		b.log.Warn("bridge: the broker delivered a line to no subscriber (PUBACK 0x10); lines are acknowledged and dropped until something subscribes", "topic", topic)
+	}
 }
 
 // Reconfigure switches to the broker (and credentials, IDs) in cfg,

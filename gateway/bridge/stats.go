@@ -10,6 +10,7 @@ type Stats struct {
 	QueueBytes        int64
 	Published         uint64 // PUBLISH packets sent for lines, first tries and from the spool
 	Acked             uint64 // PUBACKs received for them
+	NoSubscribers     uint64 // of those, PUBACKs saying no subscriber matched (0x10)
 	Spooled           uint64 // lines written to the spool
 	Redelivered       uint64 // lines published from the spool
 	DownlinkDelivered uint64
@@ -24,6 +25,7 @@ func (b *Bridge) Stats() Stats {
 	s.QueueMessages, s.QueueBytes = b.q.Len()
 	s.Published = b.stats.published.Load()
 	s.Acked = b.stats.acked.Load()
+	s.NoSubscribers = b.stats.noSubscribers.Load()
 	s.Spooled = b.stats.spooled.Load()
 	s.Redelivered = b.stats.redelivered.Load()
 	s.DownlinkDelivered = b.stats.downDelivered.Load()
