@@ -107,9 +107,10 @@ func runStalledClient(tb testing.TB, timeout time.Duration) stallRun {
 
 // TestWriteTimeoutCountsFromLastProgress: a client that never reads is
 // dropped write_timeout after its echoes stopped moving, within the slack
-// Policy.WriteTimeout states (an eighth of the timeout) plus as much again
-// for a busy test machine; not at a multiple of the timeout, and not
-// before it.
+// Policy.WriteTimeout states (an eighth of the timeout) plus three times
+// as much again for a busy or emulated test machine (CI's arm64 pass under
+// qemu-user saw 1.253 s); not at a multiple of the timeout, as the defect
+// this guards against did (1.9 times it), and not before it.
 func TestWriteTimeoutCountsFromLastProgress(t *testing.T) {
 	const timeout = time.Second
 	run := runStalledClient(t, timeout)
@@ -117,7 +118,7 @@ func TestWriteTimeoutCountsFromLastProgress(t *testing.T) {
 		t.Fatalf("reason = %v, want %v", run.reason, ErrWriteTimeout)
 	}
 	got := run.stalledAfter()
-	if lo, hi := timeout-timeout/4, timeout+timeout/4; got < lo || got > hi {
+	if lo, hi := timeout-timeout/4, timeout+timeout/2; got < lo || got > hi {
 		t.Errorf("dropped %v after its echoes stopped moving; want within [%v, %v]", got, lo, hi)
 	}
 }
