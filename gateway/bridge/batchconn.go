@@ -24,8 +24,12 @@ import (
 //
 // paho writes a packet as several Writes between Lock and Unlock
 // (packets.ControlPacket.WriteTo locks a writer that is a sync.Locker, and
-// every packet paho v0.23 sends goes through it), so at Unlock the buffer
-// holds whole packets only; Unlock hands them to the writer goroutine.
+// every packet paho v0.23 sends goes through it), so one packet is built
+// at a time and the buffer holds the packets in order; Unlock hands them
+// to the writer goroutine. The writer may take a packet still being built
+// and send its rest with the next batch: the byte stream is the same.
+// Close waits for the packet being built, so the stream never ends in
+// part of one.
 type batchConn struct {
 	net.Conn
 	r *bufio.Reader
@@ -159,13 +163,17 @@ func (c *batchConn) flush(out []byte) []byte {
 // Close writes what is pending, giving a broker that does not read
 // batchCloseFlush, then closes the connection.
 func (c *batchConn) Close() error {
+	// Never between two Writes of one packet: Write does not block, so
+	// this waits no longer than a packet takes to build.
+	c.packet.Lock()
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return net.ErrClosed
-	}
+	closed := c.closed
 	c.closed = true
 	c.mu.Unlock()
+	c.packet.Unlock()
+	if closed {
+		return net.ErrClosed
+	}
 	close(c.done)
 	c.Conn.SetWriteDeadline(time.Now().Add(batchCloseFlush))
 	<-c.quit

@@ -197,6 +197,33 @@ func TestBatchConnCloseFlushes(t *testing.T) {
 	}
 }
 
+// Close waits for a packet half built: the broker gets it whole, then the
+// end of the stream, never a fragment.
+func TestBatchConnCloseKeepsPacketWhole(t *testing.T) {
+	ours, peer := loopbackPair(t)
+	c := newBatchConn(ours)
+	var whole bytes.Buffer
+	publishPacket(7).WriteTo(&whole)
+	head, body := whole.Bytes()[:2], whole.Bytes()[2:]
+	c.Lock()
+	c.Write(head)
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	time.Sleep(50 * time.Millisecond) // let Close start, and the writer run
+	if _, err := c.Write(body); err != nil {
+		t.Fatalf("the rest of the packet: %v", err)
+	}
+	c.Unlock()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(peer)
+	if err != nil || !bytes.Equal(got, whole.Bytes()) {
+		t.Fatalf("broker read % x, %v; want the whole packet % x, then EOF", got, err, whole.Bytes())
+	}
+}
+
 // Close gives up on a broker that reads nothing after batchCloseFlush,
 // rather than hang the bridge's shutdown.
 func TestBatchConnCloseGivesUp(t *testing.T) {
