@@ -40,7 +40,7 @@ type batchConn struct {
 	quit   chan struct{} // closed when the writer has stopped
 
 	mu      sync.Mutex
-	pending []byte // whole packets not yet handed to the kernel
+	pending []byte // packets' bytes, in order, not yet handed to the kernel
 	err     error  // the first write error, which every later Write returns
 	closed  bool
 }
@@ -48,6 +48,10 @@ type batchConn struct {
 // batchReadBytes is the read buffer: a few hundred PUBACKs, or a downlink
 // of a typical size.
 const batchReadBytes = 16 << 10
+
+// batchKeepBytes is the largest write buffer kept for the next batch; one
+// that a burst grew beyond it is left to the garbage collector.
+const batchKeepBytes = 64 << 10
 
 // batchCloseFlush bounds how long Close waits to write what is pending
 // (a DISCONNECT, typically) to a broker that does not read.
@@ -153,8 +157,7 @@ func (c *batchConn) flush(out []byte) []byte {
 		c.mu.Unlock()
 		c.Conn.Close()
 	}
-	// A burst that grew the buffer far beyond the usual is not kept.
-	if cap(out) > 4*batchReadBytes {
+	if cap(out) > batchKeepBytes {
 		out = nil
 	}
 	return out

@@ -18,7 +18,7 @@ import (
 // at once, and the CPU time this process spent per line (user and
 // system, mosquitto's not included). Run it under the heavy lock:
 //
-//	flock /tmp/gw-heavy.lock go test -run '^$' -bench Send -benchtime 20000x ./gateway/bridge
+//	flock /tmp/gw-heavy.lock go test -run '^$' -bench Send -benchtime 100000x ./gateway/bridge
 func BenchmarkSend(b *testing.B) {
 	for _, senders := range []int{1, 100} {
 		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
@@ -29,9 +29,7 @@ func BenchmarkSend(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer br.Close(context.Background())
-			for br.Health() != nil {
-				time.Sleep(10 * time.Millisecond)
-			}
+			waitConnected(b, br)
 			line := []byte("t=21.50 h=40.2 seq=0000001")
 			cpu0 := processCPU(b)
 			b.ResetTimer()

@@ -65,7 +65,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func waitConnected(t *testing.T, b *Bridge) {
+func waitConnected(t testing.TB, b *Bridge) {
 	t.Helper()
 	gatewaytest.Within(t, brokerWait, "the bridge to connect", func() bool { return b.Health() == nil })
 }
