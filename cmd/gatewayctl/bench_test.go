@@ -103,3 +103,19 @@ func TestBenchLinesAgainstLineFraming(t *testing.T) {
 		t.Errorf("messages %d, mismatches %d, errors %d; want 250, 0, 0", got.Messages, got.Mismatches, got.Errors)
 	}
 }
+
+// A board session answers a line that starts with "!" as a control line,
+// not with its echo, so bench -hello must never send one: it once did,
+// about one message in 256, and that connection then waited out the run.
+func TestBenchHelloSessions(t *testing.T) {
+	_, gw := startGatewayd(t, "framing: line\n")
+	r := ctl(t, nil, "bench", "-addr", gw, "-hello", "b", "-lines", "-c", "4", "-n", "3000", "-d", "30s")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"connections  4 (0 failed)", "messages     12000 in ", "mismatches   0", "errors       0"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report %q lacks %q", r.stdout, want)
+		}
+	}
+}

@@ -280,3 +280,16 @@ func TestPatternFresh(t *testing.T) {
 		}
 	}
 }
+
+// In lines mode no message starts with "!", which a board session would
+// take for a control line.
+func TestPatternLinesNeverControl(t *testing.T) {
+	p := newPattern(1, true)
+	msg := make([]byte, 64)
+	for i := range 20000 {
+		p.fill(msg)
+		if msg[0] == '!' {
+			t.Fatalf("message %d starts with '!': %q", i, msg)
+		}
+	}
+}

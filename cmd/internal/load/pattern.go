@@ -69,6 +69,13 @@ func (p *pattern) fill(msg []byte) {
 			rest = rest[i+1:]
 		}
 		msg[len(msg)-1] = '\n'
+		// In a board session (-hello) a line that starts with "!" is a
+		// control line, answered "!err unknown-command" instead of its
+		// echo, and the connection would wait for an echo that never
+		// comes: about one message in 256 did.
+		if msg[0] == '!' {
+			msg[0] |= 0x80
+		}
 	}
 }
 
