@@ -156,7 +156,7 @@ func measureAll(ctx context.Context, opts options, dir string, targets []target,
 	fmt.Fprintf(stdout, "mqttbench: %s on %s; QoS 1; %d-byte lines; runs of %v; one round, each measure on a freshly started gateway\n\n",
 		br.version(), br.addr, opts.size, opts.d)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "boards\tgateway\tsustained msg/s\thow\t@%.0f/s: delivered/s\tCPU/msg\tsend→sub p50\tp99\tsend→echo p50\tp99\trestart: counted\tarrived\tlost\tdups\t\n", opts.rate)
+	fmt.Fprintf(tw, "boards\tgateway\tsustained msg/s\thow\t@%.0f/s: delivered/s\tCPU/msg\tbridge off\tsend→sub p50\tp99\tsend→echo p50\tp99\trestart: counted\tarrived\tlost\tdups\t\n", opts.rate)
 	var notes []string
 	for _, n := range opts.boards {
 		for _, t := range targets {
@@ -167,6 +167,13 @@ func measureAll(ctx context.Context, opts options, dir string, targets []target,
 			if err := b.fixedLoad(ctx, t, n, &r); err != nil {
 				return err
 			}
+			off := "—"
+			if t.bridgeOff != nil {
+				if r.cpuBridgeOff, err = b.bridgeOffLoad(ctx, t, n); err != nil {
+					return err
+				}
+				off = r.cpuBridgeOff.Round(100 * time.Nanosecond).String()
+			}
 			if r.restart, err = b.restart(ctx, t, n); err != nil {
 				return err
 			}
@@ -174,8 +181,8 @@ func measureAll(ctx context.Context, opts options, dir string, targets []target,
 			if t.echoes {
 				echo50, echo99 = dur(r.echoP50), dur(r.echoP99)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%.0f\t%v\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t\n",
-				n, t.name, r.sustained, r.sustainedHow, r.fixedArrived, r.cpuPerMsg.Round(100*time.Nanosecond),
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%.0f\t%v\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t\n",
+				n, t.name, r.sustained, r.sustainedHow, r.fixedArrived, r.cpuPerMsg.Round(100*time.Nanosecond), off,
 				dur(r.subP50), dur(r.subP99), echo50, echo99,
 				r.restart.counted, r.restart.arrived, r.restart.lost, r.restart.dups)
 			if r.restart.subscriberLost {
@@ -199,6 +206,9 @@ sustained: msg/s reaching the subscriber; gatewayd's boards send each line once 
   (/proc/PID/stat, stragglers included) over the messages delivered; latencies are from
   when a line was due to its arrival at the subscriber (send→sub, compared for both, as
   Node-RED's tcp in does not echo) and, for gatewayd, to its echo (the receipt).
+  bridge off: the same gateway's CPU/msg with no broker, the same boards and load: it reads
+  each line and writes its receipt, as it must with the bridge on too, so it is the floor
+  under the CPU/msg beside it.
 restart: %.0f msg/s for %v; mosquitto stopped (SIGTERM) at %v for %v and started again.
   counted: lines the gateway answered for (gatewayd: receipted; Node-RED: written to it);
   lost: counted lines that never reached the subscriber; dups: deliveries beyond the first.

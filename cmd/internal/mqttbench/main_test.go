@@ -39,7 +39,10 @@ func TestQuickRun(t *testing.T) {
 			t.Skip("mosquitto not installed (apt-get install mosquitto)")
 		}
 	}
-	targets := []target{fakeTarget(t, "fakegw", true), fakeTarget(t, "fakenr", false)}
+	gw := fakeTarget(t, "fakegw", true)
+	off := fakeEchoTarget()
+	gw.bridgeOff = &off
+	targets := []target{gw, fakeTarget(t, "fakenr", false)}
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -55,9 +58,9 @@ func TestQuickRun(t *testing.T) {
 	num, dur := `\d+`, `(\d+(\.\d+)?(ns|µs|ms|s))`
 	for _, rx := range []string{
 		`mosquitto version \S+ on 127\.0\.0\.1:\d+`,
-		// boards gateway sustained how delivered CPU p50 p99 echo-p50 echo-p99 counted arrived lost dups
-		`\n\s+5\s+fakegw\s+` + num + `\s+closed loop\s+` + num + `\s+` + dur + `\s+` + dur + `\s+` + dur + `\s+` + dur + `\s+` + dur + `\s+(\d+)\s+(\d+)\s+0\s+\d+`,
-		`\n\s+5\s+fakenr\s+` + num + `\s+kept up .*offered.*\s+` + num + `\s+` + dur + `\s+` + dur + `\s+` + dur + `\s+—\s+—\s+(\d+)\s+(\d+)\s+0\s+\d+`,
+		// boards gateway sustained how delivered CPU CPU-bridge-off p50 p99 echo-p50 echo-p99 counted arrived lost dups
+		`\n\s+5\s+fakegw\s+` + num + `\s+closed loop\s+` + num + `\s+` + dur + `\s+` + dur + `\s+` + dur + `\s+` + dur + `\s+` + dur + `\s+` + dur + `\s+(\d+)\s+(\d+)\s+0\s+\d+`,
+		`\n\s+5\s+fakenr\s+` + num + `\s+kept up .*offered.*\s+` + num + `\s+` + dur + `\s+—\s+` + dur + `\s+` + dur + `\s+—\s+—\s+(\d+)\s+(\d+)\s+0\s+\d+`,
 	} {
 		m := regexp.MustCompile(rx).FindStringSubmatch(got)
 		if m == nil {
@@ -103,6 +106,20 @@ func fakeTarget(t *testing.T, name string, echoes bool) target {
 	}}
 }
 
+// fakeEchoTarget is fakeTarget with no bridge: it answers the hello and
+// echoes each line at once, as gatewayd does with the bridge off.
+func fakeEchoTarget() target {
+	return target{name: "fake, bridge off", echoes: true, start: func(ctx context.Context, _, _ string) (*gateway, error) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		f := &fake{l: l, echoes: true, conns: map[net.Conn]bool{}}
+		f.wg.Go(f.serve)
+		return &gateway{addr: l.Addr().String(), pid: os.Getpid(), stop: f.stop}, nil
+	}}
+}
+
 // logWriter puts the fake's bridge log in the test's.
 type logWriter struct {
 	t    *testing.T
@@ -115,7 +132,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 }
 
 type fake struct {
-	br     *bridge.Bridge
+	br     *bridge.Bridge // nil: echo only
 	l      net.Listener
 	echoes bool
 	wg     sync.WaitGroup
@@ -161,8 +178,10 @@ func (f *fake) board(c net.Conn) {
 			return
 		}
 		id, _, _ := bytes.Cut(line, []byte(" "))
-		if err := f.br.Send(context.Background(), string(id), bytes.TrimSuffix(line, []byte("\n"))); err != nil {
-			return
+		if f.br != nil {
+			if err := f.br.Send(context.Background(), string(id), bytes.TrimSuffix(line, []byte("\n"))); err != nil {
+				return
+			}
 		}
 		if f.echoes {
 			if _, err := c.Write(line); err != nil {
@@ -180,6 +199,9 @@ func (f *fake) stop() {
 	}
 	f.mu.Unlock()
 	f.wg.Wait()
+	if f.br == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	f.br.Close(ctx)

@@ -77,6 +77,7 @@ type row struct {
 	fixedOffered     float64 // msg/s the boards managed to offer at the fixed load
 	fixedArrived     float64 // msg/s that reached the subscriber during it
 	cpuPerMsg        time.Duration
+	cpuBridgeOff     time.Duration // the same gateway's, echoing only (target.bridgeOff)
 	subP50, subP99   time.Duration // due → arrival at the subscriber
 	echoP50, echoP99 time.Duration // due → receipt (echoing gateways)
 	restart          restartResult
@@ -252,6 +253,43 @@ func (b *bench) fixedLoad(ctx context.Context, t target, n int, r *row) error {
 		r.echoP50, r.echoP99 = e.P50, e.P99
 	}
 	return nil
+}
+
+// bridgeOffLoad offers t.bridgeOff, the gateway with no broker, the same
+// fixed load with the same boards, and returns its CPU time per receipted
+// line: what reading a line and writing its receipt cost alone.
+func (b *bench) bridgeOffLoad(ctx context.Context, t target, n int) (time.Duration, error) {
+	g, err := b.startTarget(ctx, *t.bridgeOff)
+	if err != nil {
+		return 0, err
+	}
+	defer g.stop()
+	offer := func(d time.Duration) (uint64, error) {
+		f, err := dialFleet(ctx, g.addr, b.tag(), n, b.opts.size, true)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", t.bridgeOff.name, err)
+		}
+		defer f.close()
+		f.run(ctx, b.opts.rate, d)
+		_, _, receipted := f.counts()
+		return receipted, nil
+	}
+	if _, err := offer(b.opts.warmup); err != nil {
+		return 0, err
+	}
+	before, err := proc.CPUTime(g.pid)
+	if err != nil {
+		return 0, err
+	}
+	receipted, err := offer(b.opts.d)
+	if err != nil {
+		return 0, err
+	}
+	after, err := proc.CPUTime(g.pid)
+	if err != nil {
+		return 0, err
+	}
+	return (after - before) / time.Duration(max(receipted, 1)), nil
 }
 
 // restart offers a steady load while mosquitto is stopped (SIGTERM, as

@@ -21,6 +21,10 @@ type target struct {
 	// start runs the gateway publishing to brokerURL, with dir its own
 	// scratch directory, and returns once boards can connect.
 	start func(ctx context.Context, brokerURL, dir string) (*gateway, error)
+	// bridgeOff, when set, is the same gateway with no broker: it only
+	// echoes. Its CPU per line at the fixed load is the floor under the
+	// bridged figure, since every bridged line is read and receipted too.
+	bridgeOff *target
 }
 
 // gateway is a started target.
@@ -39,9 +43,22 @@ var listeningRx = regexp.MustCompile(`listening addr=(\S+)`)
 // gatewaydTarget runs the gatewayd binary with the bridge on, as
 // CONTRACT.md's "The MQTT bridge" configures it.
 func gatewaydTarget(bin string) target {
-	return target{name: "gatewayd", echoes: true, start: func(ctx context.Context, brokerURL, dir string) (*gateway, error) {
+	off := gatewaydWith(bin, false)
+	t := gatewaydWith(bin, true)
+	t.bridgeOff = &off
+	return t
+}
+
+// gatewaydWith runs the gatewayd binary with the bridge on or off; off,
+// boards still say hello and get each line back as its receipt.
+func gatewaydWith(bin string, bridge bool) target {
+	name := "gatewayd"
+	if !bridge {
+		name = "gatewayd, bridge off"
+	}
+	return target{name: name, echoes: true, start: func(ctx context.Context, brokerURL, dir string) (*gateway, error) {
 		conf := filepath.Join(dir, "gatewayd.yaml")
-		yaml := fmt.Sprintf(`listen: "127.0.0.1:0"
+		yaml := `listen: "127.0.0.1:0"
 framing: line
 max_message_bytes: 4096
 limits:
@@ -51,13 +68,17 @@ log:
   level: info
 gpio:
   driver: none
-mqtt:
+control: ""
+`
+		if bridge {
+			yaml += fmt.Sprintf(`mqtt:
   broker: %q
   gateway_id: gw
   topic_prefix: gatewayd
   queue_dir: %q
   queue_max_bytes: 67108864
 `, brokerURL, filepath.Join(dir, "queue"))
+		}
 		if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 			return nil, err
 		}
@@ -68,9 +89,11 @@ mqtt:
 		if err != nil {
 			return nil, err
 		}
-		// Measure from a connected bridge; lines sent before would only be
-		// queued on disk first, which is not the path being measured.
-		waitOutput(p, regexp.MustCompile(`(?i)connected to broker`), 10*time.Second)
+		if bridge {
+			// Measure from a connected bridge; lines sent before would only
+			// be queued on disk first, which is not the path being measured.
+			waitOutput(p, regexp.MustCompile(`(?i)connected to broker`), 10*time.Second)
+		}
 		return fromProcess(p), nil
 	}}
 }
