@@ -333,8 +333,17 @@ func TestDebInstallUpgradeRemove(t *testing.T) {
 	r.dpkg(t, "--remove", "gatewayd")
 	wantFiles(t, string(r), removed)
 
+	// What systemd's StateDirectory= would hold: the bridge's queue.
+	queued := r.path("var/lib/gatewayd/queue/00000000000000000001.seg")
+	if err := os.MkdirAll(filepath.Dir(queued), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(queued, []byte("a line not yet delivered"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	r.dpkg(t, "--purge", "gatewayd")
 	wantFiles(t, string(r), map[string]fs.FileMode{
+		"var/lib/gatewayd":                    0,
 		"etc/gatewayd":                        0,
 		"etc/systemd/system/gatewayd.service": 0,
 		svcWants:                              0,

@@ -7,7 +7,7 @@
 #                                                beside it: bin/gatewayd -> bin/gatewayctl,
 #                                                bin/gatewayd-linux-arm64 -> bin/gatewayctl-linux-arm64)
 #   sudo deploy/install.sh --uninstall           remove it, keep /etc/gatewayd
-#   sudo deploy/install.sh --uninstall --purge   remove it and /etc/gatewayd
+#   sudo deploy/install.sh --uninstall --purge   remove it, /etc/gatewayd and /var/lib/gatewayd
 #   deploy/install.sh --root DIR [...]           the same into a scratch root
 #                                                (DESTDIR=DIR works too)
 #
@@ -169,8 +169,9 @@ do_uninstall() {
 		rm -f "$root/etc/avahi/services/gatewayd.service"
 	fi
 	if [ "$purge" = 1 ]; then
-		rm -rf "$confdir"
-		echo "$prog: removed gatewayd and its configuration"
+		# The state directory holds the MQTT bridge's disk queue.
+		rm -rf "$confdir" "$root/var/lib/gatewayd"
+		echo "$prog: removed gatewayd, its configuration and its queue"
 	else
 		echo "$prog: removed gatewayd; configuration kept in ${confdir}"
 	fi

@@ -191,9 +191,16 @@ func TestInstallScript(t *testing.T) {
 		})
 	})
 
-	t.Run("purge removes the config", func(t *testing.T) {
+	t.Run("purge removes the config and the queue", func(t *testing.T) {
+		queued := filepath.Join(root, "var/lib/gatewayd/queue/00000000000000000001.seg")
+		if err := os.MkdirAll(filepath.Dir(queued), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(queued, []byte("a line not yet delivered"), 0o640); err != nil {
+			t.Fatal(err)
+		}
 		runInstall(t, root, "--uninstall", "--purge")
-		wantFiles(t, root, map[string]fs.FileMode{"etc/gatewayd": 0})
+		wantFiles(t, root, map[string]fs.FileMode{"etc/gatewayd": 0, "var/lib/gatewayd": 0})
 	})
 }
 
