@@ -174,7 +174,15 @@ func (q *Queue) load() error {
 		q.segs = append(q.segs, segment{seq: seq, size: size})
 	}
 	if len(q.segs) == 0 {
-		_ = os.Remove(q.cursorPath())
+		if haveCur {
+			// Everything was delivered, but the cursor's removal was
+			// lost. New segments are numbered past it, and this removal
+			// is made durable: a cursor must never name a segment
+			// written after it, or its offset would skip records.
+			q.nextSeq = max(q.nextSeq, cur.seq+1)
+			_ = os.Remove(q.cursorPath())
+			syncDir(q.dir)
+		}
 		return nil
 	}
 	q.ack = pos{seq: q.segs[0].seq}
@@ -505,7 +513,10 @@ func (q *Queue) Ack(rec Record) {
 		q.removeHead()
 	}
 	if len(q.segs) == 0 {
+		// Durably, once per drained outage: a cursor that a power cut
+		// brings back could name a segment the next run writes.
 		_ = os.Remove(q.cursorPath())
+		syncDir(q.dir)
 		q.ackSaved = q.ack
 	}
 	q.broadcast()

@@ -289,3 +289,57 @@ func TestClosed(t *testing.T) {
 		t.Errorf("TryNext after Close = %v, want ErrClosed", err)
 	}
 }
+
+// A drained queue's cursor is removed, and a power cut can undo a
+// removal that had not reached the disk. A cursor with no segment must
+// then never come to name a segment written since, even if its removal
+// is lost once more: its offset would skip that segment's first records.
+func TestRevivedCursorSkipsNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "q")
+	cursor := filepath.Join(dir, "cursor")
+	q, _ := testOpen(t, dir, Options{})
+	for _, s := range numbered(0, 10) {
+		mustAppend(t, q, s)
+	}
+	for range 5 {
+		rec, _, _ := q.TryNext()
+		q.Ack(rec)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := os.ReadFile(cursor) // half way through the first segment
+	if err != nil {
+		t.Fatalf("no cursor after closing half acknowledged: %v", err)
+	}
+	q2, _ := testOpen(t, dir, Options{})
+	drain(t, q2, true)
+	if err := q2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := gatewaytest.DirNames(t, dir); len(got) != 0 {
+		t.Fatalf("drained queue left %v; want no file", got)
+	}
+
+	// The power cut: the segment's removal reached the disk, the
+	// cursor's did not.
+	if err := os.WriteFile(cursor, stale, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	q3, _ := testOpen(t, dir, Options{})
+	want := numbered(100, 110)
+	for _, s := range want {
+		mustAppend(t, q3, s)
+	}
+	if err := q3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// And again, with the new records on disk.
+	if err := os.WriteFile(cursor, stale, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	q4, _ := testOpen(t, dir, Options{})
+	if got := drain(t, q4, false); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("with the stale cursor %q back, got %q, want %q", stale, got, want)
+	}
+}
