@@ -42,6 +42,11 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 		if err := cf.benchHandshake(&cfg); err != nil {
 			return err
 		}
+		if cf.hello != "" {
+			// A board session echoes whole lines only: a message with
+			// an LF inside or none at its end would never come back whole.
+			cfg.Lines = true
+		}
 		dSet := false
 		fs.Visit(func(f *flag.Flag) { dSet = dSet || f.Name == "d" })
 		if *perConn > 0 && !dSet {

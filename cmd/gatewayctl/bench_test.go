@@ -109,7 +109,7 @@ func TestBenchLinesAgainstLineFraming(t *testing.T) {
 // about one message in 256, and that connection then waited out the run.
 func TestBenchHelloSessions(t *testing.T) {
 	_, gw := startGatewayd(t, "framing: line\n")
-	r := ctl(t, nil, "bench", "-addr", gw, "-hello", "b", "-lines", "-c", "4", "-n", "3000", "-d", "30s")
+	r := ctl(t, nil, "bench", "-addr", gw, "-hello", "b", "-c", "4", "-n", "3000", "-d", "30s") // -hello implies -lines
 	if r.code != 0 {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}

@@ -40,7 +40,7 @@ func addConnFlags(fs *flag.FlagSet, bench bool) *connFlags {
 	fs.StringVar(&f.key, "key", "", "with -tls, the key of -cert, in `FILE`")
 	helloHelp := "first say \"!hello `ID`\" and expect \"!ok ID\" (needs framing: line)"
 	if bench {
-		helloHelp = "each connection N first says \"!hello `ID`-N\" and expects \"!ok ID-N\" (needs framing: line)"
+		helloHelp = "each connection N first says \"!hello `ID`-N\" and expects \"!ok ID-N\" (needs framing: line; implies -lines)"
 	}
 	fs.StringVar(&f.hello, "hello", "", helloHelp)
 	return f
