@@ -27,13 +27,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatewayd/gatewayd/cmd/internal/intlist"
 	"github.com/gatewayd/gatewayd/cmd/internal/load"
 	"github.com/gatewayd/gatewayd/cmd/internal/proc"
 )
@@ -76,10 +75,10 @@ func run(args []string, stdout io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { idleSet = idleSet || f.Name == "idle" })
 	opts := options{duration: *d, rounds: *rounds, idleConns: *idle}
 	var err error
-	if opts.conns, err = parseInts(*conns); err != nil {
+	if opts.conns, err = intlist.Parse(*conns); err != nil {
 		return fmt.Errorf("-conns: %w", err)
 	}
-	if opts.sizes, err = parseInts(*sizes); err != nil {
+	if opts.sizes, err = intlist.Parse(*sizes); err != nil {
 		return fmt.Errorf("-sizes: %w", err)
 	}
 	if *tlsMode && !idleSet {
@@ -296,16 +295,4 @@ gpio:
     - {name: link, pin: GPIO22, on: connect, action: toggle, duration: 100ms}
     - {name: heartbeat, pin: GPIO23, on: heartbeat, action: blink, duration: 1s}
 `
-}
-
-func parseInts(list string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%q is not a positive number", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }

@@ -59,14 +59,3 @@ func TestQuickTLSRun(t *testing.T) {
 		}
 	}
 }
-
-func TestParseInts(t *testing.T) {
-	if got, err := parseInts("100, 1000"); err != nil || len(got) != 2 || got[0] != 100 || got[1] != 1000 {
-		t.Errorf("parseInts(\"100, 1000\") = %v, %v", got, err)
-	}
-	for _, bad := range []string{"", "x", "0", "10,-1"} {
-		if _, err := parseInts(bad); err == nil {
-			t.Errorf("parseInts(%q) accepted", bad)
-		}
-	}
-}

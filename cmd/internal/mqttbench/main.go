@@ -33,12 +33,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatewayd/gatewayd/cmd/internal/intlist"
 	"github.com/gatewayd/gatewayd/cmd/internal/proc"
 )
 
@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		drain: 60 * time.Second, reconnectQuiet: 10 * time.Second,
 	}
 	var err error
-	if opts.boards, err = parseInts(*boards); err != nil {
+	if opts.boards, err = intlist.Parse(*boards); err != nil {
 		return fmt.Errorf("-boards: %w", err)
 	}
 	if *quick {
@@ -225,16 +225,4 @@ func dur(d time.Duration) string {
 	default:
 		return d.Round(100 * time.Microsecond).String()
 	}
-}
-
-func parseInts(list string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%q is not a positive number", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }

@@ -248,15 +248,7 @@ func TestFillMakesLinesOfSize(t *testing.T) {
 	}
 }
 
-func TestParseIntsAndBrokerURL(t *testing.T) {
-	if got, err := parseInts("100, 1000"); err != nil || len(got) != 2 || got[0] != 100 || got[1] != 1000 {
-		t.Errorf("parseInts(\"100, 1000\") = %v, %v", got, err)
-	}
-	for _, bad := range []string{"", "x", "0", "10,-1"} {
-		if _, err := parseInts(bad); err == nil {
-			t.Errorf("parseInts(%q) accepted", bad)
-		}
-	}
+func TestSplitBrokerURL(t *testing.T) {
 	if h, p, err := splitBrokerURL("mqtt://127.0.0.1:18830"); err != nil || h != "127.0.0.1" || p != 18830 {
 		t.Errorf("splitBrokerURL: got %q, %d, %v; want 127.0.0.1, 18830", h, p, err)
 	}
