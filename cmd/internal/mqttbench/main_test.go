@@ -95,29 +95,31 @@ func fakeTarget(t *testing.T, name string, echoes bool) target {
 		for end := time.Now().Add(10 * time.Second); br.Health() != nil && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		g, err := serveFake(br, echoes)
 		if err != nil {
 			br.Close(ctx)
-			return nil, err
 		}
-		f := &fake{br: br, l: l, echoes: echoes, conns: map[net.Conn]bool{}}
-		f.wg.Go(f.serve)
-		return &gateway{addr: l.Addr().String(), pid: os.Getpid(), stop: f.stop}, nil
+		return g, err
 	}}
 }
 
 // fakeEchoTarget is fakeTarget with no bridge: it answers the hello and
 // echoes each line at once, as gatewayd does with the bridge off.
 func fakeEchoTarget() target {
-	return target{name: "fake, bridge off", echoes: true, start: func(ctx context.Context, _, _ string) (*gateway, error) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		f := &fake{l: l, echoes: true, conns: map[net.Conn]bool{}}
-		f.wg.Go(f.serve)
-		return &gateway{addr: l.Addr().String(), pid: os.Getpid(), stop: f.stop}, nil
+	return target{name: "fake, bridge off", echoes: true, start: func(context.Context, string, string) (*gateway, error) {
+		return serveFake(nil, true)
 	}}
+}
+
+// serveFake runs a fake on a loopback port of its own.
+func serveFake(br *bridge.Bridge, echoes bool) (*gateway, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	f := &fake{br: br, l: l, echoes: echoes, conns: map[net.Conn]bool{}}
+	f.wg.Go(f.serve)
+	return &gateway{addr: l.Addr().String(), pid: os.Getpid(), stop: f.stop}, nil
 }
 
 // logWriter puts the fake's bridge log in the test's.

@@ -231,21 +231,17 @@ func (b *bench) fixedLoad(ctx context.Context, t target, n int, r *row) error {
 	if _, err := b.drive(ctx, t, g, n, b.opts.rate, b.opts.warmup, 2*time.Second, nil); err != nil {
 		return err
 	}
-	before, err := proc.CPUTime(g.pid)
-	if err != nil {
-		return err
-	}
-	p, err := b.drive(ctx, t, g, n, b.opts.rate, b.opts.d, 2*time.Second, nil)
-	if err != nil {
-		return err
-	}
-	after, err := proc.CPUTime(g.pid)
+	var p pass
+	r.cpuPerMsg, err = cpuPerLine(g, func() (uint64, error) {
+		var err error
+		p, err = b.drive(ctx, t, g, n, b.opts.rate, b.opts.d, 2*time.Second, nil)
+		return p.arrived, err
+	})
 	if err != nil {
 		return err
 	}
 	r.fixedOffered = float64(p.sent) / p.elapsed.Seconds()
 	r.fixedArrived = float64(p.arrivedAtEnd) / p.elapsed.Seconds()
-	r.cpuPerMsg = (after - before) / time.Duration(max(p.arrived, 1))
 	lat := p.t.latency.Percentiles()
 	r.subP50, r.subP99 = lat.P50, lat.P99
 	if t.echoes {
@@ -277,11 +273,17 @@ func (b *bench) bridgeOffLoad(ctx context.Context, t target, n int) (time.Durati
 	if _, err := offer(b.opts.warmup); err != nil {
 		return 0, err
 	}
+	return cpuPerLine(g, func() (uint64, error) { return offer(b.opts.d) })
+}
+
+// cpuPerLine runs run, which returns how many lines it got through g,
+// and returns g's CPU time over that many.
+func cpuPerLine(g *gateway, run func() (uint64, error)) (time.Duration, error) {
 	before, err := proc.CPUTime(g.pid)
 	if err != nil {
 		return 0, err
 	}
-	receipted, err := offer(b.opts.d)
+	lines, err := run()
 	if err != nil {
 		return 0, err
 	}
@@ -289,7 +291,7 @@ func (b *bench) bridgeOffLoad(ctx context.Context, t target, n int) (time.Durati
 	if err != nil {
 		return 0, err
 	}
-	return (after - before) / time.Duration(max(receipted, 1)), nil
+	return (after - before) / time.Duration(max(lines, 1)), nil
 }
 
 // restart offers a steady load while mosquitto is stopped (SIGTERM, as
