@@ -176,9 +176,7 @@ func (q *Queue) load() error {
 	if len(q.segs) == 0 {
 		if haveCur {
 			// Everything was delivered, but the cursor's removal was
-			// lost. New segments are numbered past it, and this removal
-			// is made durable: a cursor must never name a segment
-			// written after it, or its offset would skip records.
+			// lost: new segments are numbered past it, and it goes.
 			q.nextSeq = max(q.nextSeq, cur.seq+1)
 			_ = os.Remove(q.cursorPath())
 			syncDir(q.dir)
@@ -488,13 +486,25 @@ func (q *Queue) Rewind() {
 // records are all acknowledged is deleted at once, and the last one too
 // when the queue is empty, so no file stays behind.
 func (q *Queue) Ack(rec Record) {
+	if q.acknowledge(rec) {
+		// The cursor's removal made durable, outside q.mu (an SD card
+		// can take a while): a cursor that a power cut brought back
+		// could name a segment written after it, and its offset would
+		// skip that segment's records. Once per drained outage.
+		syncDir(q.dir)
+	}
+}
+
+// acknowledge is Ack under q.mu; it reports whether the queue emptied and
+// its cursor was removed.
+func (q *Queue) acknowledge(rec Record) (emptied bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed || len(q.segs) == 0 {
-		return
+		return false
 	}
 	if rec.end.seq < q.ack.seq || (rec.end.seq == q.ack.seq && rec.end.off <= q.ack.off) {
-		return // already acknowledged
+		return false // already acknowledged
 	}
 	q.ack = rec.end
 	q.msgs--
@@ -513,13 +523,12 @@ func (q *Queue) Ack(rec Record) {
 		q.removeHead()
 	}
 	if len(q.segs) == 0 {
-		// Durably, once per drained outage: a cursor that a power cut
-		// brings back could name a segment the next run writes.
 		_ = os.Remove(q.cursorPath())
-		syncDir(q.dir)
 		q.ackSaved = q.ack
+		emptied = true
 	}
 	q.broadcast()
+	return emptied
 }
 
 // recount sets msgs and bytes from the segments when an ack skipped over
