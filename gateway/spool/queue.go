@@ -99,9 +99,9 @@ type Queue struct {
 	changed  chan struct{} // closed and replaced at every change
 	closed   bool
 
-	space    // waiters for room, and the disk-full state (space.go)
-	durable  // what is not yet fsynced, and fsync errors (durable.go)
-	damage   // damaged records skipped (load.go)
+	space          // waiters for room, and the disk-full state (space.go)
+	durable        // what is not yet fsynced, and fsync errors (durable.go)
+	damage         // damaged records skipped (load.go)
 	readOnly error // why the directory cannot be written; nil if it can
 
 	stop chan struct{}
