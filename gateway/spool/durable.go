@@ -130,8 +130,7 @@ func (q *Queue) syncLoop() {
 func (q *Queue) syncOnce() error {
 	q.mu.Lock()
 	q.writeCursor()
-	q.retrySpace()
-	q.wakeWaiters()
+	q.spaceFreed()
 	if q.recovering {
 		q.recover()
 	}

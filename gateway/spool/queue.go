@@ -194,53 +194,55 @@ func (q *Queue) Append(ctx context.Context, payload []byte) error {
 		return fmt.Errorf("spool: record of %d bytes is larger than the queue bound of %d bytes", len(payload), q.opt.MaxBytes)
 	}
 	q.mu.Lock()
-	var w *waiter
-	for {
-		if q.closed {
-			q.mu.Unlock()
-			return ErrClosed
-		}
-		if q.readOnly != nil {
-			q.leave(w)
-			q.mu.Unlock()
-			return fmt.Errorf("%w: %v", ErrReadOnly, q.readOnly)
-		}
-		if !q.admit(w, need) {
-			if w == nil {
-				w = q.enqueue(need)
-				continue
-			}
-			q.mu.Unlock()
-			select {
-			case <-w.ready:
-			case <-ctx.Done():
-				q.mu.Lock()
-				q.leave(w)
-				q.mu.Unlock()
-				return ctx.Err()
-			}
-			q.mu.Lock()
-			continue
-		}
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	if q.readOnly != nil {
+		q.mu.Unlock()
+		return errReadOnly(q.readOnly)
+	}
+	if len(q.waiters) == 0 && q.noSpace == nil && q.bytes+need <= q.opt.MaxBytes {
 		err := q.write(payload, need)
-		if err == nil {
-			q.spaceAgain()
-			break
-		}
-		if q.becameReadOnly(err) {
-			continue
-		}
-		if !q.outOfSpace(err) {
+		switch {
+		case err == nil:
+			return q.committed(ctx)
+		case q.becameReadOnly(err):
+			q.mu.Unlock()
+			return errReadOnly(err)
+		case !q.outOfSpace(err):
 			q.mu.Unlock()
 			return err
 		}
-		// The disk is full: wait at the head of the line, as for a
-		// full queue, until space frees.
-		if w == nil {
-			w = &waiter{need: need, ready: make(chan struct{}, 1)}
-		}
-		q.requeueFront(w)
+		// The disk is full: wait in line, as for a full queue.
 	}
+	w := &waiter{payload: payload, need: need, ready: make(chan struct{})}
+	q.waiters = append(q.waiters, w)
+	q.serve()
+	if !w.done {
+		q.mu.Unlock()
+		select {
+		case <-w.ready:
+		case <-ctx.Done():
+		}
+		q.mu.Lock()
+	}
+	if !w.done {
+		q.leave(w)
+		q.mu.Unlock()
+		return ctx.Err()
+	}
+	if w.err != nil {
+		q.mu.Unlock()
+		return w.err
+	}
+	return q.committed(ctx)
+}
+
+// committed returns once the record just written is durable enough:
+// at once, or with SyncOnCommit after the fsync that covers it. The
+// caller holds q.mu, which committed releases.
+func (q *Queue) committed(ctx context.Context) error {
 	if !q.opt.SyncOnCommit {
 		q.mu.Unlock()
 		return nil
@@ -562,7 +564,7 @@ func (q *Queue) Close() error {
 		return nil
 	}
 	q.closed = true
-	q.wakeAll()
+	q.serve()
 	q.broadcast()
 	q.mu.Unlock()
 	close(q.stop)
