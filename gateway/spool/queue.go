@@ -361,6 +361,12 @@ func (q *Queue) TryNext() (Record, bool, error) {
 	if q.closed {
 		return Record{}, false, ErrClosed
 	}
+	if q.recovering && len(q.unsynced) > 0 && !q.read.less(q.unsynced[0].at) {
+		// After an fsync error the file may not hold what was written
+		// there: records not known durable are handed out from the
+		// fresh segment they are being written to (durable.go).
+		return Record{}, false, nil
+	}
 	for i := 0; i < len(q.segs); i++ {
 		s := q.segs[i]
 		if s.seq < q.read.seq {
@@ -499,6 +505,11 @@ func (q *Queue) settleAck() {
 			q.forgetUnsynced()
 		}
 		q.removeHead()
+	}
+	if q.read.less(q.ack) {
+		// Only after a rewrite (durable.go), which hands out again
+		// what was in flight: an ack from before it may pass read.
+		q.read = q.ack
 	}
 	q.bytes = q.heldBytes()
 }
