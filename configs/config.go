@@ -79,6 +79,7 @@ type MQTT struct {
 	CAFile        string `yaml:"ca_file"`
 	QueueDir      string `yaml:"queue_dir"`
 	QueueMaxBytes int    `yaml:"queue_max_bytes"`
+	QueueSync     string `yaml:"queue_sync"`
 }
 
 type TLS struct {

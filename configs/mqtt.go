@@ -30,6 +30,7 @@ func (c *Config) mqtt(b *builder, framing gateway.Framing) MQTTSettings {
 		CAFile:        m.CAFile,
 		QueueDir:      m.QueueDir,
 		QueueMaxBytes: int64(m.QueueMaxBytes),
+		QueueSync:     m.QueueSync,
 	}
 	if m.Broker != "" {
 		u, err := parseBroker(m.Broker)
@@ -60,6 +61,11 @@ func (c *Config) mqtt(b *builder, framing gateway.Framing) MQTTSettings {
 	}
 	if m.QueueMaxBytes <= 0 {
 		b.add("mqtt.queue_max_bytes", "must be more than 0, got %d", m.QueueMaxBytes)
+	}
+	switch m.QueueSync {
+	case "interval", "commit":
+	default:
+		b.add("mqtt.queue_sync", "must be interval or commit, got %q", m.QueueSync)
 	}
 	if s.QueueDir == "" {
 		s.QueueDir = defaultQueueDir()

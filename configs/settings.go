@@ -59,6 +59,10 @@ type MQTTSettings struct {
 	RootCAs       *x509.CertPool
 	QueueDir      string
 	QueueMaxBytes int64
+	// QueueSync is "interval" (fsync the queue once a second) or
+	// "commit" (a receipt from the queue waits for the fsync covering
+	// its line).
+	QueueSync string
 }
 
 // TLSSettings is the tls: section. With Certificate nil the listener

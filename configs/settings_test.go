@@ -94,7 +94,7 @@ func TestPart2Defaults(t *testing.T) {
 	if !reflect.DeepEqual(s.Boards, wantBoards) {
 		t.Errorf("Boards = %+v, want %+v", s.Boards, wantBoards)
 	}
-	wantMQTT := MQTTSettings{TopicPrefix: "gatewayd", QueueDir: "gatewayd-queue", QueueMaxBytes: 64 << 20}
+	wantMQTT := MQTTSettings{TopicPrefix: "gatewayd", QueueDir: "gatewayd-queue", QueueMaxBytes: 64 << 20, QueueSync: "interval"}
 	if !reflect.DeepEqual(s.MQTT, wantMQTT) {
 		t.Errorf("MQTT = %+v, want %+v", s.MQTT, wantMQTT)
 	}
@@ -138,13 +138,13 @@ func TestPart2Keys(t *testing.T) {
 		{"broker IPv6 with port", "framing: line\nmqtt:\n  broker: \"mqtt://[fd00::1]:1884\"\n", func(s Settings) string {
 			return want(s.MQTT.Broker.String(), "mqtt://[fd00::1]:1884")
 		}},
-		{"mqtt all keys", "framing: line\nmqtt:\n  broker: mqtts://b:8884\n  gateway_id: pi-1\n  topic_prefix: home/gw\n  username: u\n  password_file: {pw}\n  ca_file: {cert.pem}\n  queue_dir: /var/q\n  queue_max_bytes: 1024\n", func(s Settings) string {
+		{"mqtt all keys", "framing: line\nmqtt:\n  broker: mqtts://b:8884\n  gateway_id: pi-1\n  topic_prefix: home/gw\n  username: u\n  password_file: {pw}\n  ca_file: {cert.pem}\n  queue_dir: /var/q\n  queue_max_bytes: 1024\n  queue_sync: commit\n", func(s Settings) string {
 			m := s.MQTT
 			if m.RootCAs == nil {
 				return "RootCAs nil"
 			}
 			m.RootCAs, m.Broker = nil, nil
-			return want(m, MQTTSettings{GatewayID: "pi-1", TopicPrefix: "home/gw", Username: "u", Password: "s3cret", CAFile: files["cert.pem"], QueueDir: "/var/q", QueueMaxBytes: 1024})
+			return want(m, MQTTSettings{GatewayID: "pi-1", TopicPrefix: "home/gw", Username: "u", Password: "s3cret", CAFile: files["cert.pem"], QueueDir: "/var/q", QueueMaxBytes: 1024, QueueSync: "commit"})
 		}},
 		{"password CRLF", "mqtt:\n  password_file: {pw-crlf}\n", func(s Settings) string { return want(s.MQTT.Password, "s3cret") }},
 		{"password kept as is", "mqtt:\n  password_file: {pw-bare}\n", func(s Settings) string { return want(s.MQTT.Password, " two words ") }},
@@ -223,6 +223,7 @@ func TestPart2Problems(t *testing.T) {
 		{"topic_prefix $", "mqtt:\n  topic_prefix: $SYS\n", []string{`f.yaml:2: mqtt.topic_prefix: "$SYS": a topic starting with $ is the broker's own`}},
 		{"queue_max_bytes 0", "mqtt:\n  queue_max_bytes: 0\n", []string{`f.yaml:2: mqtt.queue_max_bytes: must be more than 0, got 0`}},
 		{"queue_max_bytes type", "mqtt:\n  queue_max_bytes: 64MB\n", []string{`f.yaml:2: mqtt.queue_max_bytes: want a whole number, got "64MB"`}},
+		{"queue_sync", "mqtt:\n  queue_sync: always\n", []string{`f.yaml:2: mqtt.queue_sync: must be interval or commit, got "always"`}},
 		{"password_file missing", "mqtt:\n  password_file: {missing}\n", []string{`f.yaml:2: mqtt.password_file: open {missing}: no such file or directory`}},
 		{"password_file too big", "mqtt:\n  password_file: {big}\n", []string{`f.yaml:2: mqtt.password_file: "{big}" is 2097152 bytes, more than the 64 KiB allowed`}},
 		{"ca_file not PEM", "mqtt:\n  ca_file: {notpem.txt}\n", []string{`f.yaml:2: mqtt.ca_file: "{notpem.txt}" holds no PEM certificate`}},

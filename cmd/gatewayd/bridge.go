@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gatewayd/gatewayd/configs"
@@ -28,6 +29,7 @@ func bridgeConfig(m configs.MQTTSettings) bridge.Config {
 		CAFile:        m.CAFile,
 		QueueDir:      m.QueueDir,
 		QueueMaxBytes: m.QueueMaxBytes,
+		SyncOnCommit:  m.QueueSync == "commit",
 	}
 }
 
@@ -90,9 +92,9 @@ func (d *daemon) reloadBridge(m configs.MQTTSettings) configs.MQTTSettings {
 		d.log.Warn("reload: mqtt.broker emptied; restart gatewayd to turn the MQTT bridge off (it keeps running on the old settings)")
 		return old
 	}
-	if m.QueueDir != old.QueueDir || m.QueueMaxBytes != old.QueueMaxBytes {
-		d.log.Warn("reload: mqtt.queue_dir or mqtt.queue_max_bytes changed; restart gatewayd to apply them", "queue_dir", old.QueueDir, "queue_max_bytes", old.QueueMaxBytes)
-		m.QueueDir, m.QueueMaxBytes = old.QueueDir, old.QueueMaxBytes
+	if m.QueueDir != old.QueueDir || m.QueueMaxBytes != old.QueueMaxBytes || m.QueueSync != old.QueueSync {
+		d.log.Warn("reload: mqtt.queue_dir, mqtt.queue_max_bytes or mqtt.queue_sync changed; restart gatewayd to apply them", "queue_dir", old.QueueDir, "queue_max_bytes", old.QueueMaxBytes, "queue_sync", old.QueueSync)
+		m.QueueDir, m.QueueMaxBytes, m.QueueSync = old.QueueDir, old.QueueMaxBytes, old.QueueSync
 	}
 	if sameBridge(m, old) {
 		return old
@@ -112,7 +114,7 @@ func sameBridge(a, b configs.MQTTSettings) bool {
 	return a.Broker.String() == b.Broker.String() && a.GatewayID == b.GatewayID &&
 		a.TopicPrefix == b.TopicPrefix && a.Username == b.Username && a.Password == b.Password &&
 		a.CAFile == b.CAFile && a.RootCAs.Equal(b.RootCAs) &&
-		a.QueueDir == b.QueueDir && a.QueueMaxBytes == b.QueueMaxBytes
+		a.QueueDir == b.QueueDir && a.QueueMaxBytes == b.QueueMaxBytes && a.QueueSync == b.QueueSync
 }
 
 // bridgeTotals gives the bridge's figures to metrics.
@@ -124,6 +126,8 @@ func (d *daemon) bridgeTotals() metrics.BridgeTotals {
 		Published: st.Published, Acked: st.Acked, NoSubscribers: st.NoSubscribers,
 		Spooled: st.Spooled, Redelivered: st.Redelivered,
 		DownlinkDelivered: st.DownlinkDelivered, DownlinkDropped: st.DownlinkDropped,
+		QueueCorruptRecords: st.QueueCorruptRecords, QueueFsyncErrors: st.QueueFsyncErrors, QueueNoSpaceErrors: st.QueueNoSpaceErrors,
+		Health: d.bridge.Health(),
 	}
 }
 
@@ -141,6 +145,14 @@ func (d *daemon) brokerStatus() string {
 	s := ", broker " + state
 	if st.QueueMessages > 0 {
 		s += fmt.Sprintf(", %d queued", st.QueueMessages)
+	}
+	if err := d.bridge.Health(); err != nil {
+		// The queue's troubles, as /healthz names them.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if strings.HasPrefix(line, "queue: ") {
+				s += ", " + line
+			}
+		}
 	}
 	return s
 }

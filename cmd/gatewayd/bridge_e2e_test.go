@@ -135,67 +135,37 @@ func startBoards(ctx context.Context, n int, prefix string, addr func() string, 
 type delivery struct{ lines, duplicates int }
 
 // checkDelivered checks that every receipted line of every board reached
-// the subscriber on P/G/B/up, each board's in order (a duplicate may
-// repeat an earlier line: at least once), and counts duplicates. It waits
-// up to 60 s for the last ones.
+// the subscriber on P/G/B/up, each board's in order with its duplicates:
+// once line n has arrived no line below n arrives (mqtttest.CheckOrder).
+// It waits up to 60 s for the last ones.
 func checkDelivered(t *testing.T, s *mqtttest.Subscriber, boards []*board) delivery {
 	t.Helper()
-	var d delivery
-	var problem string
+	return checkDeliveredKilled(t, s, boards, 0)
+}
+
+// checkDeliveredKilled is checkDelivered for a test that killed gatewayd
+// kills times: each board may show as many replays, each a contiguous
+// run of lines sent again after a restart.
+func checkDeliveredKilled(t *testing.T, s *mqtttest.Subscriber, boards []*board, kills int) delivery {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		d, problem = delivery{}, ""
-		seen := map[string]map[int64]int{}
-		next := map[string]int64{}
-		for _, m := range s.Messages() {
-			if !strings.HasSuffix(m.Topic, "/up") {
-				continue
-			}
-			f := strings.Fields(m.Payload)
-			if len(f) < 2 {
-				problem = fmt.Sprintf("bad payload %q on %s", m.Payload, m.Topic)
-				break
-			}
-			seq, _ := strconv.ParseInt(f[1], 10, 64)
-			if !strings.HasSuffix(m.Topic, "/"+f[0]+"/up") {
-				problem = fmt.Sprintf("line %q on topic %s, want one ending in /%s/up", m.Payload, m.Topic, f[0])
-				break
-			}
-			if seen[f[0]] == nil {
-				seen[f[0]] = map[int64]int{}
-			}
-			seen[f[0]][seq]++
-			if seen[f[0]][seq] > 1 {
-				d.duplicates++
-				continue
-			}
-			if seq != next[f[0]] && problem == "" {
-				problem = fmt.Sprintf("board %s: line %d arrived when %d was next: out of order or lost", f[0], seq, next[f[0]])
-			}
-			next[f[0]] = seq + 1
-			d.lines++
+		o, err := mqtttest.CheckOrder(s.Messages(), kills)
+		if err != nil {
+			// A line out of order stays out of order: no waiting.
+			t.Fatal(err)
 		}
-		if problem == "" {
-			for _, b := range boards {
-				if got, want := next[b.id], b.receipted.Load(); got < want {
-					problem = fmt.Sprintf("board %s: %d lines arrived, %d were receipted", b.id, got, want)
-					break
-				}
+		problem := ""
+		for _, b := range boards {
+			if got, want := o.Next[b.id], b.receipted.Load(); got < want {
+				problem = fmt.Sprintf("board %s: %d lines arrived, %d were receipted", b.id, got, want)
+				break
 			}
 		}
 		if problem == "" {
-			return d
+			return delivery{lines: o.Lines, duplicates: o.Duplicates}
 		}
 		if time.Now().After(deadline) {
-			if f := strings.Fields(problem); len(f) > 1 {
-				var got []string
-				for _, m := range s.Messages() {
-					if strings.HasPrefix(m.Payload, strings.TrimSuffix(f[1], ":")+" ") {
-						got = append(got, strings.Fields(m.Payload)[1])
-					}
-				}
-				t.Logf("board %s: lines arrived: %s", f[1], strings.Join(got, " "))
-			}
 			t.Fatalf("after 60 s: %s", problem)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -346,35 +316,63 @@ func TestBridgeBrokerOutage(t *testing.T) {
 
 // TestBridgeSIGKILL: gatewayd is killed mid-stream and started again on
 // the same listening socket, as systemd's socket activation does; nothing
-// receipted is lost.
+// receipted is lost. It is killed twice while publishing, then once while
+// draining its queue after an outage (broker stopped, lines queued,
+// broker back). Each board's lines arrive in order, a replay after a
+// restart being one contiguous run.
 func TestBridgeSIGKILL(t *testing.T) {
-	m := gatewaytest.StartMosquitto(t, false)
+	m := gatewaytest.StartMosquitto(t, true)
 	sub := mqtttest.Subscribe(t, m.URL(), "e2e/+/+/up")
 	sock := holdSocket(t)
 	addr := sock.addr
-	path := writeConfig(t, bridgeYAML(t, m.URL(), "gw", filepath.Join(t.TempDir(), "q"), ""))
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", gatewaytest.FreePort(t))
+	path := writeConfig(t, bridgeYAML(t, m.URL(), "gw", filepath.Join(t.TempDir(), "q"), "")+"metrics:\n  listen: \""+metricsAddr+"\"\n")
 	launch := func() *proc { return sock.launch(t, path) }
 	p := launch()
 	ctx, stop := context.WithCancel(context.Background())
 	bs, wait := startBoards(ctx, 20, "b", func() string { return addr }, nil)
+	kills := 0
 	for range 2 {
 		time.Sleep(time.Second)
 		p.signal(syscall.SIGKILL)
 		p.wait(10 * time.Second)
-		// Sometimes with the broker down, so the queue holds lines
-		// at the kill.
+		kills++
 		p = launch()
 	}
+
+	// The kill during a drain.
+	p.waitLog(`bridge: connected to broker`)
+	m.Stop()
+	p.waitLog(`bridge: lost the broker`)
+	time.Sleep(2 * time.Second)
+	queued := scrapeMetric(t, metricsAddr, "gatewayd_mqtt_queue_messages")
+	if queued < 100 {
+		t.Fatalf("%v lines queued after 2 s of outage, want a backlog to drain", queued)
+	}
+	m.Start()
+	gatewaytest.Within(t, 60*time.Second, "the drain to start", func() bool {
+		return scrapeMetric(t, metricsAddr, "gatewayd_mqtt_redelivered_total") > 0
+	})
+	left := scrapeMetric(t, metricsAddr, "gatewayd_mqtt_queue_messages")
+	p.signal(syscall.SIGKILL)
+	p.wait(10 * time.Second)
+	kills++
+	if left == 0 {
+		t.Errorf("the queue had drained when gatewayd was killed; want a kill during the drain")
+	}
+	p = launch()
+
 	time.Sleep(time.Second)
 	stop()
 	wait()
-	d := checkDelivered(t, sub, bs)
+	d := checkDeliveredKilled(t, sub, bs, kills)
 	p.stop()
 	var reconn int64
 	for _, b := range bs {
 		reconn += b.reconn.Load()
 	}
-	t.Logf("2 SIGKILLs: %d lines receipted, all delivered in order, %d duplicates, %d board reconnects", totalReceipted(bs), d.duplicates, reconn)
+	t.Logf("%d SIGKILLs, the last with %v of %v queued lines still to drain: %d lines receipted, all delivered in order, %d duplicates, %d board reconnects",
+		kills, left, queued, totalReceipted(bs), d.duplicates, reconn)
 }
 
 // TestBridgeQueueFull: with the broker down and a tiny queue, boards are

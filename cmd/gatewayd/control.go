@@ -69,6 +69,11 @@ func (d *daemon) controlStatus() control.Status {
 		s.Healthy, s.Health = false, err.Error()
 	} else if err != nil {
 		s.Healthy, s.Health = false, "shutting down"
+	} else if d.bridge != nil {
+		// The same verdict as /healthz: the broker and the queue.
+		if err := d.bridge.Health(); err != nil {
+			s.Healthy, s.Health = false, err.Error()
+		}
 	}
 	return s
 }

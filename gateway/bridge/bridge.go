@@ -69,7 +69,7 @@ func Open(cfg Config, deliver DeliverFunc, logger *slog.Logger) (*Bridge, error)
 	if logger == nil {
 		logger = slog.Default()
 	}
-	q, err := spool.Open(cfg.QueueDir, spool.Options{MaxBytes: cfg.QueueMaxBytes, SyncInterval: cfg.SyncInterval, Logger: logger})
+	q, err := spool.Open(cfg.QueueDir, spool.Options{MaxBytes: cfg.QueueMaxBytes, SyncInterval: cfg.SyncInterval, SyncOnCommit: cfg.SyncOnCommit, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
@@ -203,6 +203,10 @@ func (b *Bridge) Send(ctx context.Context, board string, line []byte) error {
 	if b.closed {
 		b.mu.Unlock()
 		return ErrClosed
+	}
+	if b.q.Writable() != nil {
+		b.mu.Unlock()
+		return b.sendDirectOnly(ctx, board, line)
 	}
 	if b.connected && !b.spooling {
 		cm, connCtx, topic, timeout := b.cm, b.connCtx, b.topic(board, "up"), b.cfg.AckTimeout

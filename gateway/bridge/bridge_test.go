@@ -109,39 +109,29 @@ func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct
 	return s
 }
 
-// checkDelivered asserts that every line sent arrived on P/G/B/up with each
-// board's lines first seen in the order sent, and returns the duplicates.
+// checkDelivered asserts that every line sent arrived on P/G/B/up, each
+// board's in order with its duplicates (mqtttest.CheckOrder: once line n
+// has arrived, no line below n arrives), and returns the duplicates.
 func checkDelivered(t *testing.T, msgs []mqtttest.Message, sent map[string][]int) (dups int) {
 	t.Helper()
-	for board, nums := range sent {
-		topic := "t/gw1/" + board + "/up"
-		seen := map[string]bool{}
-		var order []int
-		for _, m := range msgs {
-			if m.Topic != topic {
-				continue
-			}
-			if seen[m.Payload] {
-				dups++
-				continue
-			}
-			seen[m.Payload] = true
-			n, _ := strconv.Atoi(m.Payload)
-			order = append(order, n)
-		}
-		for _, n := range nums {
-			if !seen[strconv.Itoa(n)] {
-				t.Errorf("board %s: line %d was receipted and never reached the broker", board, n)
-			}
-		}
-		for i := 1; i < len(order); i++ {
-			if order[i] <= order[i-1] {
-				t.Errorf("board %s: line %d arrived after %d", board, order[i], order[i-1])
-				break
-			}
+	// The lines are "N[ pad]"; CheckOrder reads "BOARD N".
+	var lines []mqtttest.Message
+	for _, m := range msgs {
+		parts := strings.Split(m.Topic, "/")
+		if len(parts) == 4 && parts[3] == "up" {
+			lines = append(lines, mqtttest.Message{Topic: m.Topic, Payload: parts[2] + " " + m.Payload})
 		}
 	}
-	return dups
+	o, err := mqtttest.CheckOrder(lines, 0)
+	if err != nil {
+		t.Error(err)
+	}
+	for board, nums := range sent {
+		if len(nums) > 0 && o.Next[board] < int64(nums[len(nums)-1]+1) {
+			t.Errorf("board %s: %d lines arrived in order, %d were receipted", board, o.Next[board], nums[len(nums)-1]+1)
+		}
+	}
+	return o.Duplicates
 }
 
 func allArrived(s *mqtttest.Subscriber, sent map[string][]int) func() bool {

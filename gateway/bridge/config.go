@@ -26,6 +26,9 @@ type Config struct {
 	// Tuning; the zero value of each is the default named.
 	AckTimeout   time.Duration // wait this long for a PUBACK before spooling (5s)
 	SyncInterval time.Duration // spool fsync interval (1s)
+	// SyncOnCommit makes a receipt from the spool wait for the fsync
+	// that covers its line (group commit); false: fsync every SyncInterval.
+	SyncOnCommit bool
 	MinBackoff   time.Duration // first reconnect delay (1s)
 	MaxBackoff   time.Duration // cap on the reconnect delay (30s)
 	KeepAlive    uint16        // MQTT keepalive in seconds (30)

@@ -1,6 +1,9 @@
 package bridge
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Stats is a snapshot for metrics and status.
 type Stats struct {
@@ -15,6 +18,9 @@ type Stats struct {
 	Redelivered       uint64 // lines published from the spool
 	DownlinkDelivered uint64
 	DownlinkDropped   uint64 // the board was not connected
+	// The spool's troubles since start: damaged records skipped, fsyncs
+	// that failed, writes that found the disk full.
+	QueueCorruptRecords, QueueFsyncErrors, QueueNoSpaceErrors uint64
 }
 
 // Stats returns the current figures.
@@ -22,7 +28,9 @@ func (b *Bridge) Stats() Stats {
 	b.mu.Lock()
 	s := Stats{Connected: b.connected, Broker: b.broker.addr}
 	b.mu.Unlock()
-	s.QueueMessages, s.QueueBytes = b.q.Len()
+	qs := b.q.Stats()
+	s.QueueMessages, s.QueueBytes = qs.Messages, qs.Bytes
+	s.QueueCorruptRecords, s.QueueFsyncErrors, s.QueueNoSpaceErrors = qs.CorruptRecords, qs.FsyncErrors, qs.NoSpaceErrors
 	s.Published = b.stats.published.Load()
 	s.Acked = b.stats.acked.Load()
 	s.NoSubscribers = b.stats.noSubscribers.Load()
@@ -33,13 +41,20 @@ func (b *Bridge) Stats() Stats {
 	return s
 }
 
-// Health returns nil while the broker is connected, else an error
-// "bridge: broker unreachable: HOST:PORT" for /healthz and STATUS=.
+// Health returns nil while the broker is connected and the spool works,
+// else one line for each trouble, for /healthz and STATUS=:
+// "bridge: broker unreachable: HOST:PORT", and the spool's "queue: ..."
+// lines (a read-only directory, a full disk, a failed fsync).
 func (b *Bridge) Health() error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.connected {
-		return nil
+	connected, addr := b.connected, b.broker.addr
+	b.mu.Unlock()
+	var errs []error
+	if !connected {
+		errs = append(errs, fmt.Errorf("bridge: broker unreachable: %s", addr))
 	}
-	return fmt.Errorf("bridge: broker unreachable: %s", b.broker.addr)
+	if err := b.q.Health(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }

@@ -48,6 +48,14 @@ type BridgeTotals struct {
 	// counts the PUBACKs that said no subscriber matched.
 	Published, Acked, NoSubscribers, Spooled, Redelivered uint64
 	DownlinkDelivered, DownlinkDropped                    uint64
+	// QueueCorruptRecords counts the damaged records the queue skipped;
+	// QueueFsyncErrors and QueueNoSpaceErrors its failed fsyncs and the
+	// writes that found the disk full.
+	QueueCorruptRecords, QueueFsyncErrors, QueueNoSpaceErrors uint64
+	// Health is the bridge's verdict for /healthz: nil, or one line for
+	// each trouble (the broker unreachable, the queue's disk full or
+	// read-only, a failed fsync).
+	Health error
 }
 
 var (
@@ -68,6 +76,8 @@ var (
 	descNoSubs    = prometheus.NewDesc("gatewayd_mqtt_no_subscribers_total", "Board lines the broker acknowledged with reason 0x10, No matching subscribers: taken, and delivered to nobody.", nil, nil)
 	descSpooled   = prometheus.NewDesc("gatewayd_mqtt_queued_total", "Lines written to the on-disk queue because the broker was unreachable or behind.", nil, nil)
 	descRedeliv   = prometheus.NewDesc("gatewayd_mqtt_redelivered_total", "Lines published from the on-disk queue.", nil, nil)
+	descCorrupt   = prometheus.NewDesc("gatewayd_mqtt_queue_corrupt_records_total", "Damaged records the on-disk queue skipped (a run of damage counts once); only a torn tail of the last segment is cut without counting.", nil, nil)
+	descQueueErrs = prometheus.NewDesc("gatewayd_mqtt_queue_errors_total", "On-disk queue errors, by kind: fsync (a failed fsync; the lines it covered are written again) and no-space (a write found the disk full; boards wait).", []string{"error"}, nil)
 	descDownlinks = prometheus.NewDesc("gatewayd_mqtt_downlinks_total", "Downlink messages from the broker, by result: delivered to the board, or dropped (board not connected, or its queue full).", []string{"result"}, nil)
 	descBuild     = prometheus.NewDesc("gatewayd_build_info", "Build information.", []string{"version", "commit", "goversion"}, nil)
 )
@@ -76,7 +86,7 @@ var (
 type collector struct{ src Source }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descClients, descAccepted, descRejected, descMessages, descBytes, descLEDChange, descCoalesced, descGPIOErr, descUp, descBuild, descMQTTUp, descQueueMsgs, descQueueB, descPublished, descAcked, descNoSubs, descSpooled, descRedeliv, descDownlinks} {
+	for _, d := range []*prometheus.Desc{descClients, descAccepted, descRejected, descMessages, descBytes, descLEDChange, descCoalesced, descGPIOErr, descUp, descBuild, descMQTTUp, descQueueMsgs, descQueueB, descPublished, descAcked, descNoSubs, descSpooled, descRedeliv, descDownlinks, descCorrupt, descQueueErrs} {
 		ch <- d
 	}
 }
@@ -128,4 +138,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRedeliv, b.Redelivered)
 	counter(descDownlinks, b.DownlinkDelivered, "delivered")
 	counter(descDownlinks, b.DownlinkDropped, "dropped")
+	counter(descCorrupt, b.QueueCorruptRecords)
+	counter(descQueueErrs, b.QueueFsyncErrors, "fsync")
+	counter(descQueueErrs, b.QueueNoSpaceErrors, "no-space")
 }

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -23,9 +22,7 @@ func Handler(src Source, log *slog.Logger) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		err := src.Healthy()
 		if err == nil && src.Bridge != nil {
-			if b := src.Bridge(); !b.Connected {
-				err = fmt.Errorf("bridge: broker unreachable: %s", b.Broker)
-			}
+			err = src.Bridge().Health
 		}
 		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)

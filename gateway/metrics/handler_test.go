@@ -74,7 +74,8 @@ func TestHandler(t *testing.T) {
 
 func TestHandlerBridge(t *testing.T) {
 	b := BridgeTotals{Broker: "broker.lan:1883", Connected: true, QueueMessages: 4, QueueBytes: 80,
-		Published: 10, Acked: 9, NoSubscribers: 6, Spooled: 5, Redelivered: 1, DownlinkDelivered: 3, DownlinkDropped: 2}
+		Published: 10, Acked: 9, NoSubscribers: 6, Spooled: 5, Redelivered: 1, DownlinkDelivered: 3, DownlinkDropped: 2,
+		QueueCorruptRecords: 7, QueueFsyncErrors: 8, QueueNoSpaceErrors: 11}
 	src := Source{
 		Stats:   func() gateway.Stats { return gateway.Stats{} },
 		LEDs:    func() LEDTotals { return LEDTotals{} },
@@ -88,16 +89,19 @@ func TestHandlerBridge(t *testing.T) {
 	h := Handler(src, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	_, body := scrape(t, h, "/metrics")
 	for metric, want := range map[string]float64{
-		`gatewayd_mqtt_connected{broker="broker.lan:1883"}`: 1,
-		`gatewayd_mqtt_queue_messages`:                      4,
-		`gatewayd_mqtt_queue_bytes`:                         80,
-		`gatewayd_mqtt_published_total`:                     10,
-		`gatewayd_mqtt_acknowledged_total`:                  9,
-		`gatewayd_mqtt_no_subscribers_total`:                6,
-		`gatewayd_mqtt_queued_total`:                        5,
-		`gatewayd_mqtt_redelivered_total`:                   1,
-		`gatewayd_mqtt_downlinks_total{result="delivered"}`: 3,
-		`gatewayd_mqtt_downlinks_total{result="dropped"}`:   2,
+		`gatewayd_mqtt_connected{broker="broker.lan:1883"}`:  1,
+		`gatewayd_mqtt_queue_messages`:                       4,
+		`gatewayd_mqtt_queue_bytes`:                          80,
+		`gatewayd_mqtt_published_total`:                      10,
+		`gatewayd_mqtt_acknowledged_total`:                   9,
+		`gatewayd_mqtt_no_subscribers_total`:                 6,
+		`gatewayd_mqtt_queued_total`:                         5,
+		`gatewayd_mqtt_redelivered_total`:                    1,
+		`gatewayd_mqtt_downlinks_total{result="delivered"}`:  3,
+		`gatewayd_mqtt_downlinks_total{result="dropped"}`:    2,
+		`gatewayd_mqtt_queue_corrupt_records_total`:          7,
+		`gatewayd_mqtt_queue_errors_total{error="fsync"}`:    8,
+		`gatewayd_mqtt_queue_errors_total{error="no-space"}`: 11,
 	} {
 		if got := gatewaytest.MetricValue(t, body, metric); got != want {
 			t.Errorf("%s = %v, want %v", metric, got, want)
@@ -107,6 +111,11 @@ func TestHandlerBridge(t *testing.T) {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
 	}
 	b.Connected = false
+	b.Health = errors.New("bridge: broker unreachable: broker.lan:1883\nqueue: no space left on device")
+	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "bridge: broker unreachable: broker.lan:1883\nqueue: no space left on device\n" {
+		t.Errorf("/healthz = %d %q, want 503 naming the broker and the queue", code, body)
+	}
+	b.Health = errors.New("bridge: broker unreachable: broker.lan:1883")
 	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "bridge: broker unreachable: broker.lan:1883\n" {
 		t.Errorf("/healthz = %d %q, want 503 naming the broker", code, body)
 	}

@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -40,9 +37,16 @@ type Options struct {
 	// (0 = MaxBytes/4, at most 4 MiB). Smaller segments free disk sooner.
 	SegmentBytes int64
 	// SyncInterval is how often appended data is fsynced
-	// (0 = DefaultSyncInterval).
+	// (0 = DefaultSyncInterval). It is also the pace at which a queue
+	// out of disk space tries again while nothing is acknowledged.
 	SyncInterval time.Duration
-	// Logger receives the torn-tail and I/O error lines (nil = slog.Default()).
+	// SyncOnCommit makes Append return only once an fsync covers the
+	// record (group commit: one fsync serves every Append waiting for
+	// it). False: Append returns once the record is in the kernel, and
+	// it is fsynced within SyncInterval.
+	SyncOnCommit bool
+	// Logger receives the damage, disk-full and I/O error lines
+	// (nil = slog.Default()).
 	Logger *slog.Logger
 }
 
@@ -52,9 +56,18 @@ type pos struct {
 	off int64
 }
 
+// less orders positions in queue order.
+func (p pos) less(o pos) bool {
+	return p.seq < o.seq || (p.seq == o.seq && p.off < o.off)
+}
+
+// span is a damaged run of bytes in a segment, skipped by the reader.
+type span struct{ off, end int64 }
+
 type segment struct {
-	seq  uint64
-	size int64
+	seq   uint64
+	size  int64
+	holes []span // damaged runs, in order, none adjacent to another
 }
 
 // A Record is one payload handed out by Next, to be given back to Ack.
@@ -62,6 +75,7 @@ type Record struct {
 	Data []byte
 	end  pos
 	size int64
+	gen  uint64 // the layout it was read from (see recover)
 }
 
 // Queue is a durable FIFO of byte records. Its methods are safe for
@@ -82,17 +96,26 @@ type Queue struct {
 	nextSeq  uint64
 	msgs     int64 // records from ack to the end
 	bytes    int64
-	dirty    bool          // appended since the last fsync
 	changed  chan struct{} // closed and replaced at every change
 	closed   bool
 
+	space          // waiters for room, and the disk-full state (space.go)
+	durable        // what is not yet fsynced, and fsync errors (durable.go)
+	damage         // damaged records skipped (load.go)
+	readOnly error // why the directory cannot be written; nil if it can
+
 	stop chan struct{}
+	kick chan struct{} // asks the sync loop for an fsync now (SyncOnCommit)
 	done chan struct{}
 }
 
 // Open opens the queue kept in dir, creating nothing until the first
 // Append. Records left by an earlier run, acknowledged or not as the cursor
-// file says, are checked, and a torn tail is cut off and logged.
+// file says, are checked: a torn tail of the last segment is cut off, a
+// damaged record elsewhere is skipped, each with one log line. A directory
+// that cannot be written (a read-only file system) is not an error: the
+// queue opens read-only, hands out what it holds, and Append fails with
+// ErrReadOnly (see Writable).
 func Open(dir string, opt Options) (*Queue, error) {
 	if opt.MaxBytes <= 0 {
 		opt.MaxBytes = DefaultMaxBytes
@@ -113,11 +136,19 @@ func Open(dir string, opt Options) (*Queue, error) {
 		log:     opt.Logger,
 		changed: make(chan struct{}),
 		stop:    make(chan struct{}),
+		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		nextSeq: 1,
 	}
 	if err := q.load(); err != nil {
 		return nil, err
+	}
+	if q.readOnly == nil {
+		q.readOnly = checkWritable(dir)
+	}
+	if q.readOnly != nil {
+		q.log.Warn("spool: the queue directory cannot be written; nothing new is queued, and what it holds is delivered but not deleted",
+			"dir", dir, "err", q.readOnly)
 	}
 	go q.syncLoop()
 	return q, nil
@@ -129,178 +160,8 @@ func (q *Queue) segPath(seq uint64) string {
 
 func (q *Queue) cursorPath() string { return filepath.Join(q.dir, "cursor") }
 
-// load reads what an earlier run left in dir.
-func (q *Queue) load() error {
-	entries, err := os.ReadDir(q.dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	var seqs []uint64
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".seg")
-		if !ok {
-			continue
-		}
-		seq, err := strconv.ParseUint(name, 10, 64)
-		if err != nil {
-			continue
-		}
-		seqs = append(seqs, seq)
-	}
-	slices.Sort(seqs)
-	cur, haveCur := q.readCursor()
-	for _, seq := range seqs {
-		q.nextSeq = max(q.nextSeq, seq+1)
-		if haveCur && seq < cur.seq {
-			// Fully acknowledged before the last run stopped.
-			if err := os.Remove(q.segPath(seq)); err != nil {
-				return fmt.Errorf("spool: %w", err)
-			}
-			continue
-		}
-		size, err := q.check(seq)
-		if err != nil {
-			return err
-		}
-		if size == 0 {
-			if err := os.Remove(q.segPath(seq)); err != nil {
-				return fmt.Errorf("spool: %w", err)
-			}
-			continue
-		}
-		q.segs = append(q.segs, segment{seq: seq, size: size})
-	}
-	if len(q.segs) == 0 {
-		if haveCur {
-			// Everything was delivered, but the cursor's removal was
-			// lost: new segments are numbered past it, and it goes.
-			q.nextSeq = max(q.nextSeq, cur.seq+1)
-			_ = os.Remove(q.cursorPath())
-			syncDir(q.dir)
-		}
-		return nil
-	}
-	q.ack = pos{seq: q.segs[0].seq}
-	if haveCur && cur.seq == q.segs[0].seq {
-		q.ack = cur
-	}
-	// Count what is left after the cursor; a cursor that is not on a
-	// record boundary is not trusted, and everything is delivered again.
-	n, b, ok, err := q.countFrom(q.ack)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		q.log.Warn("spool: cursor not on a record, delivering the segment again", "dir", q.dir)
-		q.ack = pos{seq: q.segs[0].seq}
-		if n, b, _, err = q.countFrom(q.ack); err != nil {
-			return err
-		}
-	}
-	for _, s := range q.segs {
-		if s.seq != q.ack.seq {
-			b += s.size
-		}
-	}
-	q.msgs, q.bytes = n, b
-	q.read, q.ackSaved = q.ack, q.ack
-	for _, s := range q.segs[1:] {
-		c, _, _, err := q.countFrom(pos{seq: s.seq})
-		if err != nil {
-			return err
-		}
-		q.msgs += c
-	}
-	return nil
-}
-
-// check reads a segment through, cuts it at the first record that is torn
-// or corrupt, and returns its good size.
-func (q *Queue) check(seq uint64) (int64, error) {
-	path := q.segPath(seq)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, fmt.Errorf("spool: %w", err)
-	}
-	off := 0
-	for off < len(data) {
-		_, n, err := decodeRecord(data[off:])
-		if err != nil {
-			q.log.Warn("spool: cut a torn tail", "file", path, "offset", off,
-				"dropped_bytes", len(data)-off, "reason", err)
-			if err := os.Truncate(path, int64(off)); err != nil {
-				return 0, fmt.Errorf("spool: %w", err)
-			}
-			break
-		}
-		off += n
-	}
-	return int64(off), nil
-}
-
-// countFrom counts the records and bytes of p's segment from p on, and
-// says whether p fell on a record boundary.
-func (q *Queue) countFrom(p pos) (msgs, bytes int64, ok bool, err error) {
-	data, err := os.ReadFile(q.segPath(p.seq))
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("spool: %w", err)
-	}
-	off := int64(0)
-	for off < int64(len(data)) {
-		if off == p.off {
-			ok = true
-		}
-		_, n, err := decodeRecord(data[off:])
-		if err != nil {
-			break
-		}
-		if off >= p.off {
-			msgs++
-			bytes += int64(n)
-		}
-		off += int64(n)
-	}
-	if off == p.off {
-		ok = true
-	}
-	return msgs, bytes, ok, nil
-}
-
-func (q *Queue) readCursor() (pos, bool) {
-	b, err := os.ReadFile(q.cursorPath())
-	if err != nil {
-		return pos{}, false
-	}
-	var p pos
-	if _, err := fmt.Sscanf(string(b), "%d %d\n", &p.seq, &p.off); err != nil {
-		return pos{}, false
-	}
-	return p, true
-}
-
-// writeCursor records the ack position so a restart does not deliver
-// everything again. It is not fsynced: a stale cursor only means records
-// are delivered twice, which at-least-once allows.
-func (q *Queue) writeCursor() {
-	if q.ack == q.ackSaved || len(q.segs) == 0 {
-		return
-	}
-	tmp := q.cursorPath() + ".tmp"
-	err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d\n", q.ack.seq, q.ack.off), 0o640)
-	if err == nil {
-		err = os.Rename(tmp, q.cursorPath())
-	}
-	if err != nil {
-		q.log.Error("spool: cannot save the cursor", "dir", q.dir, "err", err)
-		return
-	}
-	q.ackSaved = q.ack
-}
-
-// broadcast wakes every waiter; the caller holds q.mu.
+// broadcast wakes every reader waiting on Changed; the caller holds q.mu.
+// Appenders waiting for room are woken one by one instead (space.go).
 func (q *Queue) broadcast() {
 	close(q.changed)
 	q.changed = make(chan struct{})
@@ -323,34 +184,90 @@ func (q *Queue) Len() (msgs, bytes int64) {
 
 // Append adds a record at the end of the queue. It returns once the record
 // is written to the kernel, so it survives the process being killed; it
-// reaches the disk within SyncInterval. While the queue is full, Append
-// waits for room until ctx is done.
+// reaches the disk within SyncInterval, or before Append returns with
+// SyncOnCommit. While the queue is full, or its disk is, Append waits for
+// room until ctx is done; waiters are served first come, first served.
+// On a queue that cannot be written it fails at once with ErrReadOnly.
 func (q *Queue) Append(ctx context.Context, payload []byte) error {
 	need := int64(headerSize + len(payload))
 	if len(payload) > MaxRecordBytes || need > q.opt.MaxBytes {
 		return fmt.Errorf("spool: record of %d bytes is larger than the queue bound of %d bytes", len(payload), q.opt.MaxBytes)
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	for !q.closed && q.bytes+need > q.opt.MaxBytes {
-		ch := q.changed
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	if q.readOnly != nil {
+		q.mu.Unlock()
+		return errReadOnly(q.readOnly)
+	}
+	if len(q.waiters) == 0 && q.noSpace == nil && q.bytes+need <= q.opt.MaxBytes {
+		err := q.write(payload, need)
+		switch {
+		case err == nil:
+			return q.committed(ctx)
+		case q.becameReadOnly(err):
+			q.mu.Unlock()
+			return errReadOnly(err)
+		case !q.outOfSpace(err):
+			q.mu.Unlock()
+			return err
+		}
+		// The disk is full: wait in line, as for a full queue.
+	}
+	w := &waiter{payload: payload, need: need, ready: make(chan struct{})}
+	q.waiters = append(q.waiters, w)
+	q.serve()
+	if !w.done {
 		q.mu.Unlock()
 		select {
-		case <-ch:
+		case <-w.ready:
 		case <-ctx.Done():
-			q.mu.Lock()
-			return ctx.Err()
 		}
 		q.mu.Lock()
 	}
-	if q.closed {
-		return ErrClosed
+	if !w.done {
+		q.leave(w)
+		q.mu.Unlock()
+		return ctx.Err()
 	}
+	if w.err != nil {
+		q.mu.Unlock()
+		return w.err
+	}
+	return q.committed(ctx)
+}
+
+// committed returns once the record just written is durable enough:
+// at once, or with SyncOnCommit after the fsync that covers it. The
+// caller holds q.mu, which committed releases.
+func (q *Queue) committed(ctx context.Context) error {
+	if !q.opt.SyncOnCommit {
+		q.mu.Unlock()
+		return nil
+	}
+	b := q.joinBatch()
+	q.mu.Unlock()
+	select {
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		// The record is queued and will be delivered; only its
+		// durability is not waited for, and no receipt is given.
+		return ctx.Err()
+	}
+}
+
+// write writes one record at the tail; the caller holds q.mu and has
+// made room for it.
+func (q *Queue) write(payload []byte, need int64) error {
 	if err := q.prepareTail(need); err != nil {
 		return err
 	}
 	buf := appendRecord(make([]byte, 0, need), payload)
 	tail := &q.segs[len(q.segs)-1]
+	at := pos{seq: tail.seq, off: tail.size}
 	if _, err := q.w.Write(buf); err != nil {
 		// Leave no partial record behind for the reader to trip on.
 		if terr := q.w.Truncate(tail.size); terr != nil {
@@ -361,7 +278,7 @@ func (q *Queue) Append(ctx context.Context, payload []byte) error {
 	tail.size += need
 	q.msgs++
 	q.bytes += need
-	q.dirty = true
+	q.written(at, buf)
 	q.broadcast()
 	return nil
 }
@@ -373,12 +290,9 @@ func (q *Queue) prepareTail(need int64) error {
 		if tail.size == 0 || tail.size+need <= q.opt.SegmentBytes {
 			return nil
 		}
-		// A finished segment is flushed now, so that at most the tail's
-		// last interval is ever at risk.
-		if err := q.w.Sync(); err != nil {
-			q.log.Error("spool: fsync", "file", q.w.Name(), "err", err)
-		}
-		q.w.Close()
+		// A finished segment is fsynced by the sync loop, with the
+		// tail, so that Append never waits for a flush.
+		q.seal(q.w)
 		q.w = nil
 	} else if n := len(q.segs); n > 0 && q.segs[n-1].size+need <= q.opt.SegmentBytes {
 		// Append to the tail an earlier run left.
@@ -415,6 +329,30 @@ func syncDir(dir string) {
 	}
 }
 
+// segIndex returns the index in q.segs of segment seq, or -1.
+func (q *Queue) segIndex(seq uint64) int {
+	for i, s := range q.segs {
+		if s.seq == seq {
+			return i
+		}
+	}
+	return -1
+}
+
+// skipHoles moves p past any damaged run that starts where p is.
+func (q *Queue) skipHoles(p pos) pos {
+	i := q.segIndex(p.seq)
+	if i < 0 {
+		return p
+	}
+	for _, h := range q.segs[i].holes {
+		if p.off == h.off {
+			p.off = h.end
+		}
+	}
+	return p
+}
+
 // TryNext hands out the next record not yet handed out, or false when
 // there is none. Records stay in the queue until acknowledged.
 func (q *Queue) TryNext() (Record, bool, error) {
@@ -422,6 +360,12 @@ func (q *Queue) TryNext() (Record, bool, error) {
 	defer q.mu.Unlock()
 	if q.closed {
 		return Record{}, false, ErrClosed
+	}
+	if q.recovering && len(q.unsynced) > 0 && !q.read.less(q.unsynced[0].at) {
+		// After an fsync error the file may not hold what was written
+		// there: records not known durable are handed out from the
+		// fresh segment they are being written to (durable.go).
+		return Record{}, false, nil
 	}
 	for i := 0; i < len(q.segs); i++ {
 		s := q.segs[i]
@@ -431,15 +375,25 @@ func (q *Queue) TryNext() (Record, bool, error) {
 		if s.seq > q.read.seq {
 			q.read = pos{seq: s.seq}
 		}
+		q.read = q.skipHoles(q.read)
 		if q.read.off >= s.size {
 			continue
 		}
 		data, n, err := q.readAt(q.read)
+		if errors.Is(err, errCorrupt) || errors.Is(err, errShort) {
+			// Damaged since it was written or loaded: skip to the
+			// next good record, as load does, and look again.
+			if herr := q.holeAt(i, q.read); herr != nil {
+				return Record{}, false, herr
+			}
+			i--
+			continue
+		}
 		if err != nil {
 			return Record{}, false, err
 		}
 		q.read.off += n
-		return Record{Data: data, end: q.read, size: n}, true, nil
+		return Record{Data: data, end: q.read, size: n, gen: q.gen}, true, nil
 	}
 	return Record{}, false, nil
 }
@@ -459,16 +413,22 @@ func (q *Queue) readAt(p pos) ([]byte, int64, error) {
 	}
 	var h [headerSize]byte
 	if _, err := q.r.ReadAt(h[:], p.off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, 0, fmt.Errorf("%w: %s at %d", errShort, q.r.Name(), p.off)
+		}
 		return nil, 0, fmt.Errorf("spool: %s at %d: %w", q.r.Name(), p.off, err)
 	}
 	size, _, _ := decodeHeader(h[:])
+	if size > MaxRecordBytes {
+		return nil, 0, fmt.Errorf("%w: %s at %d", errCorrupt, q.r.Name(), p.off)
+	}
 	buf := make([]byte, headerSize+int(size))
 	if _, err := q.r.ReadAt(buf, p.off); err != nil && !errors.Is(err, io.EOF) {
 		return nil, 0, fmt.Errorf("spool: %s at %d: %w", q.r.Name(), p.off, err)
 	}
 	data, n, err := decodeRecord(buf)
 	if err != nil {
-		return nil, 0, fmt.Errorf("spool: %s at %d: %w", q.r.Name(), p.off, err)
+		return nil, 0, fmt.Errorf("%w: %s at %d", err, q.r.Name(), p.off)
 	}
 	return data, int64(n), nil
 }
@@ -503,63 +463,85 @@ func (q *Queue) acknowledge(rec Record) (emptied bool) {
 	if q.closed || len(q.segs) == 0 {
 		return false
 	}
-	if rec.end.seq < q.ack.seq || (rec.end.seq == q.ack.seq && rec.end.off <= q.ack.off) {
-		return false // already acknowledged
+	end, ok := q.current(rec)
+	if !ok || !q.ack.less(end) {
+		return false // already acknowledged, or from a layout replaced since
 	}
-	q.ack = rec.end
-	q.msgs--
-	q.bytes -= rec.size
-	// Records acked together (rec was not the oldest) are accounted
-	// by recounting from the segments.
-	q.recount()
-	for len(q.segs) > 0 && q.ack.seq == q.segs[0].seq && q.ack.off >= q.segs[0].size {
+	q.ack = end
+	if q.bytes-q.heldBytes() == rec.size {
+		q.msgs--
+	} else {
+		// Records acked together (rec was not the oldest).
+		q.msgs = q.countHeld()
+	}
+	q.settleAck()
+	if len(q.segs) == 0 {
+		if q.readOnly == nil {
+			_ = os.Remove(q.cursorPath())
+			emptied = true
+		}
+		q.ackSaved = q.ack
+	}
+	q.spaceFreed()
+	q.broadcast()
+	return emptied && q.readOnly == nil
+}
+
+// settleAck moves q.ack past damaged runs and deletes the segments it
+// has left behind, then sets q.bytes; the caller holds q.mu.
+func (q *Queue) settleAck() {
+	for len(q.segs) > 0 {
+		q.ack = q.skipHoles(q.ack)
+		head := q.segs[0]
+		if !(head.seq < q.ack.seq || (head.seq == q.ack.seq && q.ack.off >= head.size)) {
+			break
+		}
 		if len(q.segs) == 1 {
+			// Everything is acknowledged: nothing is left to fsync.
 			if q.w != nil {
 				q.w.Close()
 				q.w = nil
 			}
-			q.dirty = false
+			q.forgetUnsynced()
 		}
 		q.removeHead()
 	}
-	if len(q.segs) == 0 {
-		_ = os.Remove(q.cursorPath())
-		q.ackSaved = q.ack
-		emptied = true
+	if q.read.less(q.ack) {
+		// Only after a rewrite (durable.go), which hands out again
+		// what was in flight: an ack from before it may pass read.
+		q.read = q.ack
 	}
-	q.broadcast()
-	return emptied
+	q.bytes = q.heldBytes()
 }
 
-// recount sets msgs and bytes from the segments when an ack skipped over
-// records; it is cheap in the usual case where nothing was skipped.
-func (q *Queue) recount() {
+// heldBytes is what the segments hold from q.ack on.
+func (q *Queue) heldBytes() int64 {
 	var b int64
 	for _, s := range q.segs {
 		switch {
 		case s.seq == q.ack.seq:
-			b += s.size - q.ack.off
+			b += max(s.size-q.ack.off, 0)
 		case s.seq > q.ack.seq:
 			b += s.size
 		}
 	}
-	if b == q.bytes {
-		return
-	}
-	// Bytes tell that records were skipped; count them again.
-	q.bytes = b
+	return b
+}
+
+// countHeld counts the records from q.ack on by reading the segments.
+func (q *Queue) countHeld() int64 {
 	var n int64
 	for _, s := range q.segs {
 		switch {
 		case s.seq == q.ack.seq:
-			c, _, _, _ := q.countFrom(q.ack)
+			c, _, _ := q.countFrom(s, q.ack.off)
 			n += c
 		case s.seq > q.ack.seq:
-			c, _, _, _ := q.countFrom(pos{seq: s.seq})
+			c, _, _ := q.countFrom(s, 0)
 			n += c
 		}
 	}
-	q.msgs = n
+	return n
 }
 
 func (q *Queue) removeHead() {
@@ -568,46 +550,18 @@ func (q *Queue) removeHead() {
 		q.r.Close()
 		q.r = nil
 	}
-	if err := os.Remove(q.segPath(s.seq)); err != nil {
-		q.log.Error("spool: cannot delete a drained segment", "file", q.segPath(s.seq), "err", err)
+	if q.readOnly == nil {
+		if err := os.Remove(q.segPath(s.seq)); err != nil {
+			q.log.Error("spool: cannot delete a drained segment", "file", q.segPath(s.seq), "err", err)
+		}
 	}
 	q.segs = q.segs[1:]
 	if len(q.segs) > 0 {
-		q.ack = pos{seq: q.segs[0].seq}
-		if q.read.seq < q.ack.seq {
+		if q.ack.less(pos{seq: q.segs[0].seq}) {
+			q.ack = pos{seq: q.segs[0].seq}
+		}
+		if q.read.less(q.ack) {
 			q.read = q.ack
-		}
-	}
-}
-
-// syncLoop fsyncs appended data and saves the cursor every SyncInterval.
-// It ends on Close.
-func (q *Queue) syncLoop() {
-	defer close(q.done)
-	t := time.NewTicker(q.opt.SyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-q.stop:
-			return
-		case <-t.C:
-		}
-		q.mu.Lock()
-		q.writeCursor()
-		f := q.w
-		dirty := q.dirty
-		q.dirty = false
-		q.mu.Unlock()
-		if !dirty || f == nil {
-			continue
-		}
-		// fsync outside the lock: an SD card can take a while, and
-		// Append must not wait for it.
-		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
-			q.log.Error("spool: fsync", "file", f.Name(), "err", err)
-			q.mu.Lock()
-			q.dirty = true
-			q.mu.Unlock()
 		}
 	}
 }
@@ -621,19 +575,17 @@ func (q *Queue) Close() error {
 		return nil
 	}
 	q.closed = true
+	q.serve()
 	q.broadcast()
 	q.mu.Unlock()
 	close(q.stop)
 	<-q.done
 
+	err := q.syncOnce()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var err error
-	q.writeCursor()
+	q.failBatch(ErrClosed)
 	if q.w != nil {
-		if serr := q.w.Sync(); serr != nil {
-			err = fmt.Errorf("spool: %w", serr)
-		}
 		q.w.Close()
 		q.w = nil
 	}
@@ -641,5 +593,8 @@ func (q *Queue) Close() error {
 		q.r.Close()
 		q.r = nil
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
 }
