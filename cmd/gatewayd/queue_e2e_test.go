@@ -27,7 +27,9 @@ func TestQueueDiskFull(t *testing.T) {
 	sub := mqtttest.Subscribe(t, m.URL(), "e2e/+/+/up")
 	m.Stop()
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", gatewaytest.FreePort(t))
-	p := start2(t, bridgeYAML(t, m.URL(), "gw", filepath.Join(mnt, "q"), "")+"metrics:\n  listen: \""+metricsAddr+"\"\n")
+	sock := filepath.Join(t.TempDir(), "ctl.sock")
+	ctl := buildGatewayctl(t)
+	p := start2(t, bridgeYAML(t, m.URL(), "gw", filepath.Join(mnt, "q"), "")+"metrics:\n  listen: \""+metricsAddr+"\"\ncontrol: "+sock+"\n")
 	addr := p.addr()
 	ctx, stop := context.WithCancel(context.Background())
 	bs, wait := startBoards(ctx, 10, "full", func() string { return addr }, func(b *board) { b.size = 200 })
@@ -58,6 +60,10 @@ func TestQueueDiskFull(t *testing.T) {
 		t.Errorf("%d no-space WARN lines, want 1", n)
 	}
 	_, body := healthz(t, metricsAddr)
+	status, _, code := gatewayctl(t, ctl, "status", "-socket", sock)
+	if code == 0 || !strings.Contains(status, "UNHEALTHY: bridge: broker unreachable: "+m.Addr()+"; queue: no space left on device") {
+		t.Errorf("gatewayctl status: exit %d,\n%s\nwant it unhealthy naming the full disk", code, status)
+	}
 
 	m.Start()
 	gatewaytest.Within(t, 60*time.Second, "receipts to go on once the queue drains", func() bool { return totalReceipted(bs) > r2+100 })
@@ -66,6 +72,7 @@ func TestQueueDiskFull(t *testing.T) {
 	d := checkDelivered(t, sub, bs)
 	gatewaytest.Within(t, 60*time.Second, "/healthz 200 again", func() bool { code, _ := healthz(t, metricsAddr); return code == 200 })
 	p.stop()
+	t.Logf("gatewayctl status:\n%s", status)
 	t.Logf("disk full at %d lines receipted (%.0f KiB tmpfs); /healthz said %q; boards waited 3 s with 0 reconnects; %d receipted in all, all delivered in order, %d duplicates",
 		r1, 256.0, body, totalReceipted(bs), d.duplicates)
 }
