@@ -371,7 +371,7 @@ func TestBridgeSIGKILL(t *testing.T) {
 	for _, b := range bs {
 		reconn += b.reconn.Load()
 	}
-	t.Logf("%d SIGKILLs, the last with %v of %v queued lines still to drain: %d lines receipted, all delivered in order, %d duplicates, %d board reconnects",
+	t.Logf("%d SIGKILLs, the last with %v lines in the queue, draining (%v after 2 s of outage): %d lines receipted, all delivered in order, %d duplicates, %d board reconnects",
 		kills, left, queued, totalReceipted(bs), d.duplicates, reconn)
 }
 

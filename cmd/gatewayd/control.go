@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/control"
@@ -72,7 +73,7 @@ func (d *daemon) controlStatus() control.Status {
 	} else if d.bridge != nil {
 		// The same verdict as /healthz: the broker and the queue.
 		if err := d.bridge.Health(); err != nil {
-			s.Healthy, s.Health = false, err.Error()
+			s.Healthy, s.Health = false, strings.ReplaceAll(err.Error(), "\n", "; ")
 		}
 	}
 	return s

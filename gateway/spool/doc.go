@@ -62,7 +62,7 @@
 //
 // # Reading
 //
-// The reader hands records out with Next and the consumer Acks them in
+// The reader hands records out with TryNext and the consumer Acks them in
 // order once they are safe elsewhere; a segment whose records are all acked
 // is deleted, and when the queue is empty no file is left, so the disk is
 // touched only while the queue holds something. MaxBytes bounds the queue:

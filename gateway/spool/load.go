@@ -280,7 +280,12 @@ func (q *Queue) writeCursor() {
 		err = os.Rename(tmp, q.cursorPath())
 	}
 	if err != nil {
-		q.log.Error("spool: cannot save the cursor", "dir", q.dir, "err", err)
+		_ = os.Remove(tmp)
+		if !isNoSpace(err) {
+			// A full disk is already told once (space.go); the
+			// cursor is tried again at the next tick.
+			q.log.Error("spool: cannot save the cursor", "dir", q.dir, "err", err)
+		}
 		return
 	}
 	q.ackSaved = q.ack

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // space is the line of Appends waiting for room, and the disk-full
@@ -88,8 +90,23 @@ func (q *Queue) leave(w *waiter) {
 func (q *Queue) spaceFreed() {
 	if q.noSpace != nil {
 		q.retry = true
+		if len(q.waiters) == 0 && hasRoom(q.dir) {
+			// Nobody is waiting to try a write: ask the file
+			// system, so that Health does not say "full" for good.
+			q.spaceAgain()
+		}
 	}
 	q.serve()
+}
+
+// hasRoom says whether dir's file system has room for a segment's worth
+// of records.
+func hasRoom(dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return st.Bavail*uint64(st.Bsize) >= minSegmentBytes
 }
 
 // outOfSpace reports whether err is a full disk, and if so notes it:

@@ -226,7 +226,8 @@ func TestFullDiskWaits(t *testing.T) {
 	}
 	// Drain half: segments are deleted, space frees, Appends go on.
 	var got []string
-	for range int(st.Messages / 2) {
+	half := st.Messages / 2
+	for range int(half) {
 		rec, ok, err := q.TryNext()
 		if !ok || err != nil {
 			t.Fatalf("TryNext: %v %v", ok, err)
@@ -234,7 +235,7 @@ func TestFullDiskWaits(t *testing.T) {
 		got = append(got, string(rec.Data[:13]))
 		q.Ack(rec)
 	}
-	gatewaytest.Eventually(t, "Health() nil after space was freed", func() bool { return q.Health() == nil })
+	gatewaytest.Eventually(t, "Appends to go on once space frees", func() bool { m, _ := q.Len(); return m > st.Messages-half })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("appender ended with %v", err)
@@ -250,6 +251,8 @@ func TestFullDiskWaits(t *testing.T) {
 		}
 		return s
 	}()...)
+	// Drained, with nobody waiting to write: the file system is asked.
+	gatewaytest.Eventually(t, "Health() nil once the queue has drained", func() bool { return q.Health() == nil })
 	if len(got) != last+1 {
 		t.Fatalf("%d records in the queue, want %d: every one Append took", len(got), last+1)
 	}
