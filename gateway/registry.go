@@ -78,14 +78,17 @@ func (s *Server) unregister(c *conn, reason error) {
 // goroutine of its own: the old board may have stopped reading, and the
 // new one must not wait for it.
 func (s *Server) kick(old *conn, reason error, line []byte) {
+	// At once, before the new session's first line: a line of the old
+	// one still waiting to be taken must never be taken after it.
+	old.endContext(reason)
 	s.routines.Add(1)
 	go func() {
 		defer s.routines.Done()
 		old.dropped.CompareAndSwap(nil, &dropped{reason})
-		old.sess.wmu.Lock()
+		old.wmu.Lock()
 		old.nc.SetWriteDeadline(time.Now().Add(kickTimeout))
 		old.write(line, time.Now())
-		old.sess.wmu.Unlock()
+		old.wmu.Unlock()
 		old.nc.Close()
 	}()
 }
@@ -138,7 +141,7 @@ func (s *Server) Deliver(id string, payload []byte) error {
 		return fmt.Errorf("gateway: deliver to %q: %w: %d bytes with !msg and LF, over max_message_bytes", id, ErrBadPayload, len(line))
 	}
 	sess := c.sess
-	sess.wmu.Lock()
+	c.wmu.Lock()
 	now := time.Now()
 	bounded := c.policy.WriteTimeout <= 0
 	if bounded {
@@ -151,7 +154,7 @@ func (s *Server) Deliver(id string, payload []byte) error {
 	if err == nil {
 		sess.delivered.Add(1)
 	}
-	sess.wmu.Unlock()
+	c.wmu.Unlock()
 	switch {
 	case err == nil:
 		return nil
