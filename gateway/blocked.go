@@ -63,6 +63,13 @@ func (b *blockWatch) end(c *conn) {
 	b.mu.Unlock()
 }
 
+// pending is whether the goroutine is blocked and the timer has not fired.
+func (b *blockWatch) pending() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state == blockBlocked
+}
+
 // onBlocked runs when the connection's goroutine has been blocked for
 // blockedGrace: watch the socket, and write the receipts that the blocked
 // goroutine was left to write.

@@ -26,8 +26,9 @@ import (
 // connection's goroutine. When the write would wait (a full send buffer,
 // TLS, a delivery holding the write lock) done, which must not block,
 // leaves the writing to the connection's goroutine if that is inside Send
-// and will look once Send returns, else to a goroutine of the connection
-// started for the purpose (flush).
+// and will look once Send returns (or to the timer that fires if Send
+// takes long), else to a goroutine of the connection started for the
+// purpose (flush).
 
 // maxInFlight is how many lines of one connection may be with the Uplink,
 // or answered but not yet written, at once.
@@ -357,8 +358,9 @@ func (p *pipeline) flush(canWait bool) {
 }
 
 // handOff passes the right to write, and with holdsLock the write lock,
-// to whoever can wait: the connection's goroutine if it is inside Send,
-// else a new flusher goroutine.
+// to whoever can wait: the connection's goroutine if it is inside Send
+// (and the blocked-Send timer has not fired yet), else a new flusher
+// goroutine.
 func (p *pipeline) handOff(holdsLock bool) {
 	p.mu.Lock()
 	if p.ended {
@@ -369,8 +371,10 @@ func (p *pipeline) handOff(holdsLock bool) {
 		}
 		return
 	}
-	if p.inSend && !holdsLock {
-		p.writing = false // the goroutine looks once Send returns
+	if p.inSend && !holdsLock && p.c.block.pending() {
+		// The goroutine looks once Send returns, or the blocked-Send
+		// timer does if Send takes long.
+		p.writing = false
 		p.mu.Unlock()
 		return
 	}
