@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -405,5 +406,53 @@ func TestUplinkDeliveriesBetweenReceipts(t *testing.T) {
 		default:
 			t.Fatalf("line %q: not whole, or out of order (receipt %d next)", line, receipts)
 		}
+	}
+}
+
+// Over TLS a receipt is never written from done (a TLS write may wait):
+// the connection's goroutine or a flusher writes it, in order, whole,
+// between deliveries, whether done comes inside Send or later.
+func TestUplinkTLSPipelined(t *testing.T) {
+	for _, ack := range []time.Duration{0, time.Millisecond} {
+		t.Run(fmt.Sprintf("ack=%v", ack), func(t *testing.T) {
+			pk := newTLSPKI(t)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &Server{Policy: Policy{Framing: FramingLine}, TLS: pk.store(t, true).Config(), Uplink: ackUplink{ack}}
+			serveForTest(t, s, l)
+			c, err := dialTLS(t, l.Addr().String(), pk.client(t, pk.dir, "b1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lc := &lineClient{t: t, nc: c, r: bufio.NewReader(c)}
+			lc.hello("b1")
+			const n = 200
+			go func() {
+				for i := range n / 4 {
+					s.Deliver("b1", []byte(fmt.Sprintf("cmd %d", i)))
+				}
+			}()
+			go func() {
+				var b strings.Builder
+				for i := range n {
+					fmt.Fprintf(&b, "line %d\n", i)
+				}
+				c.Write([]byte(b.String()))
+			}()
+			receipts, msgs := 0, 0
+			for receipts < n || msgs < n/4 {
+				line := lc.readLine()
+				switch line {
+				case fmt.Sprintf("!msg cmd %d\n", msgs):
+					msgs++
+				case fmt.Sprintf("line %d\n", receipts):
+					receipts++
+				default:
+					t.Fatalf("line %q: not whole, or out of order (receipt %d, delivery %d next)", line, receipts, msgs)
+				}
+			}
+		})
 	}
 }
