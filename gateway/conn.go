@@ -84,7 +84,8 @@ type conn struct {
 	cancel       context.CancelCauseFunc
 	pipe         *pipeline
 	block        blockWatch
-	droppedBytes int // an unfinished line's bytes, never passed to the Uplink
+	boardSend    *boardSend // a named board's, held across Send
+	droppedBytes int        // an unfinished line's bytes, never passed to the Uplink
 
 	raw         syscall.RawConn // the socket, if it is one
 	rawOut      bool            // out writes without waiting when asked to
@@ -154,6 +155,7 @@ func (c *conn) serve() {
 	}
 	if c.sess != nil {
 		c.srv.unregister(c, reason)
+		c.srv.releaseSend(c)
 	}
 	left := c.untrack()
 

@@ -101,9 +101,17 @@ func (p *pipeline) send(up Uplink, name string, msg []byte) error {
 		line = line[:len(line)-1]
 	}
 	c := p.c
+	bs := c.boardSend
+	if bs != nil {
+		bs.lock(c)
+	}
 	// A line not taken when the connection ended is never taken: its
-	// board's newer lines may already be on a newer connection.
+	// board's newer lines may already be on a newer connection. Checked
+	// under the board's lock, which the newer connection takes too.
 	if c.ctx.Err() != nil {
+		if bs != nil {
+			bs.mu.Unlock()
+		}
 		return context.Cause(c.ctx)
 	}
 	p.mu.Lock()
@@ -115,6 +123,9 @@ func (p *pipeline) send(up Uplink, name string, msg []byte) error {
 	c.block.begin(c)
 	err = up.Send(c.ctx, name, line, p.done[i])
 	c.block.end(c)
+	if bs != nil {
+		bs.mu.Unlock()
+	}
 
 	var be *board.Error
 	p.mu.Lock()

@@ -66,6 +66,7 @@ type Server struct {
 	// from mu, so that saying hello never waits on admitting clients.
 	bmu    sync.Mutex
 	boards map[string]*conn
+	sends  map[string]*boardSend // by board ID, while a session of it lives
 
 	// hangups watches blocked connections' sockets (hangup_linux.go).
 	hangups hangups

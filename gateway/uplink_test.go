@@ -22,8 +22,10 @@ type fakeUplink struct {
 	// refuse, if set, answers Send for a line with an error: the line
 	// is not taken.
 	refuse func(line string) error
-	// block, if set, makes Send for a line wait until its ctx ends.
-	block func(line string) bool
+	// block, if set, makes Send for a line wait until its ctx ends, and
+	// then fail, or with takeLate take the line a little later.
+	block    func(line string) bool
+	takeLate bool
 	// ack, if set, calls done(nil) this long after Send, on another
 	// goroutine; 0 leaves done to the test.
 	ack time.Duration
@@ -58,6 +60,13 @@ func (u *fakeUplink) Send(ctx context.Context, b string, line []byte, done func(
 	}
 	if u.block != nil && u.block(s.line) {
 		<-ctx.Done()
+		if u.takeLate {
+			// Taken as the context ends, as a queue that found room at
+			// that moment may.
+			time.Sleep(100 * time.Millisecond)
+			done(nil)
+			return nil
+		}
 		s.err = ctx.Err()
 		return s.err
 	}
@@ -311,10 +320,13 @@ func TestUplinkClientGoneWhileBlocked(t *testing.T) {
 }
 
 // A session replaced by a newer one with the same ID has its context
-// ended before the new session's first line reaches the Uplink.
+// ended before the new session's first line reaches the Uplink, and that
+// line waits until the old session's Send has returned: even a line taken
+// as its context ended is taken before the board's newer ones.
 func TestUplinkReplacedEndsContextFirst(t *testing.T) {
 	u := newFakeUplink()
 	u.block = func(line string) bool { return line == "old" }
+	u.takeLate = true
 	_, addr, _ := serveUplink(t, Policy{}, u)
 	a := dialLines(t, addr)
 	a.hello("b1")
@@ -327,7 +339,11 @@ func TestUplinkReplacedEndsContextFirst(t *testing.T) {
 	if old.ctx.Err() == nil {
 		t.Fatalf("the new session's line reached the Uplink while the old one's context had not ended")
 	}
-	<-old.returned
+	select {
+	case <-old.returned:
+	default:
+		t.Fatalf("the new session's line reached the Uplink while the old session's Send had not returned")
+	}
 	if cause := context.Cause(old.ctx); !errors.Is(cause, ErrReplaced) {
 		t.Errorf("old context's cause = %v, want ErrReplaced", cause)
 	}

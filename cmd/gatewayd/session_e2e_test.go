@@ -98,7 +98,13 @@ func checkOrder(t *testing.T, sub *mqtttest.Subscriber, bs []*cutBoard) (lines, 
 			}
 			seq, _ := strconv.ParseInt(f[1], 10, 64)
 			if l, ok := last[f[0]]; ok && seq < l {
-				t.Fatalf("board %s: line %d arrived after line %d", f[0], seq, l)
+				var got []string
+				for _, m := range sub.Messages() {
+					if g := strings.Fields(m.Payload); g[0] == f[0] {
+						got = append(got, g[1])
+					}
+				}
+				t.Fatalf("board %s: line %d arrived after line %d; its lines arrived as %s", f[0], seq, l, strings.Join(got, " "))
 			}
 			last[f[0]] = seq
 			if seen[f[0]] == nil {
