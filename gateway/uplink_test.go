@@ -472,3 +472,35 @@ func TestUplinkTLSPipelined(t *testing.T) {
 		})
 	}
 }
+
+// Shutdown writes the receipts of the lines in flight before the client
+// sees EOF.
+func TestUplinkShutdownWritesReceiptsInFlight(t *testing.T) {
+	u := newFakeUplink()
+	s, addr, _ := serveUplink(t, Policy{}, u)
+	c := dialLines(t, addr)
+	c.hello("b1")
+	c.send("a\nb\nc\n")
+	var sends []*fakeSend
+	for range 3 {
+		sends = append(sends, u.next(t))
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond) // Shutdown under way
+	for i := len(sends) - 1; i >= 0; i-- {
+		sends[i].done(nil)
+	}
+	for _, l := range []string{"a\n", "b\n", "c\n"} {
+		c.expect(l)
+	}
+	c.expectEOF()
+	c.nc.Close()
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+}
