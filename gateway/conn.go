@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -21,6 +23,9 @@ var (
 	ErrLineTooLong  = errors.New("line longer than max_message_bytes")
 	ErrShutdown     = errors.New("server shutting down")
 	ErrCutOff       = errors.New("server shutting down: cut off at the shutdown timeout")
+	// ErrConnClosed ends a connection's context once the connection is
+	// closed, when nothing else ended it first.
+	ErrConnClosed = errors.New("connection closed")
 )
 
 // aLongTimeAgo is a deadline in the past, which wakes a blocked read.
@@ -63,6 +68,30 @@ type conn struct {
 	// owner (a replacement, a delivery that timed out).
 	dropped atomic.Pointer[dropped]
 
+	// wmu makes each line written whole where more than one goroutine
+	// writes: a named board's receipts and replies with deliveries
+	// (Server.Deliver), and receipts written by the Uplink's done calls
+	// (pipeline.go). Held across one write, which the write timeout
+	// bounds.
+	wmu sync.Mutex
+
+	// With an Uplink (Server.Uplink, FramingLine): ctx is the
+	// connection's context, which Send gets; it ends when the connection
+	// does, whoever ends it. pipe holds the lines in flight, from the
+	// first data line on; block watches for the client going while the
+	// goroutine waits on the Uplink (blocked.go).
+	ctx          context.Context
+	cancel       context.CancelCauseFunc
+	pipe         *pipeline
+	block        blockWatch
+	boardSend    *boardSend // a named board's, held across Send
+	droppedBytes int        // an unfinished line's bytes, never passed to the Uplink
+
+	raw         syscall.RawConn // the socket, if it is one
+	rawOut      bool            // out writes without waiting when asked to
+	untrackOnce sync.Once
+	left        int // clients left once untracked
+
 	// TLS (tls.go). tlsConfig is set for a client of a TLS listener; tls
 	// once its handshake is done, and certID if it proved a board ID with
 	// a client certificate.
@@ -78,6 +107,10 @@ func newConn(s *Server, nc net.Conn, remote netip.AddrPort, p *Policy) *conn {
 		c.in = newReader(nc) // over TLS, once the handshake is done
 	}
 	c.out = newWriter(nc)
+	_, c.rawOut = c.out.(*rawWriter)
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
 	c.readDeadline = lazyDeadline{set: nc.SetReadDeadline, timeout: p.IdleTimeout}
 	c.writeDeadline = lazyDeadline{set: nc.SetWriteDeadline, timeout: p.WriteTimeout}
 	if p.requiresHello() {
@@ -87,6 +120,9 @@ func newConn(s *Server, nc net.Conn, remote netip.AddrPort, p *Policy) *conn {
 		}
 	}
 	c.slow = c.helloPending || (s.Uplink != nil && p.Framing == FramingLine)
+	if s.Uplink != nil && p.Framing == FramingLine {
+		c.ctx, c.cancel = context.WithCancelCause(s.baseContext())
+	}
 	return c
 }
 
@@ -107,10 +143,21 @@ func (c *conn) serve() {
 		reason = d.err
 	}
 	c.nc.Close()
+	if c.cancel != nil {
+		c.cancel(ErrConnClosed)
+		if len(c.line) > 0 {
+			c.droppedBytes += len(c.line) // cut short: never a line
+			c.line = nil
+		}
+	}
+	if c.pipe != nil {
+		c.pipe.end()
+	}
 	if c.sess != nil {
 		c.srv.unregister(c, reason)
+		c.srv.releaseSend(c)
 	}
-	left := c.srv.forget(c)
+	left := c.untrack()
 
 	attrs := []any{"remote", c.remote.String()}
 	if c.sess != nil {
@@ -119,6 +166,9 @@ func (c *conn) serve() {
 	attrs = append(attrs, "clients", left,
 		"messages", c.messages.Load(), "bytes", c.bytesIn.Load(),
 		"duration", time.Since(start).Round(time.Millisecond))
+	if c.droppedBytes > 0 {
+		attrs = append(attrs, "dropped_bytes", c.droppedBytes)
+	}
 	if reason != nil {
 		attrs = append(attrs, "reason", reason.Error())
 	}
@@ -126,6 +176,13 @@ func (c *conn) serve() {
 	if h := c.srv.Hooks.Disconnect; h != nil {
 		h(c.remote, left, reason)
 	}
+}
+
+// untrack frees the connection's slot, once, and returns how many clients
+// are left.
+func (c *conn) untrack() int {
+	c.untrackOnce.Do(func() { c.left = c.srv.forget(c) })
+	return c.left
 }
 
 // echo reads and echoes until the client closes (nil), the server shuts
@@ -312,20 +369,34 @@ func (c *conn) sendSlowly(msg []byte, err error) (int, error) {
 }
 
 // finish answers a client's half-close: whatever is left of a line is a
-// message too, since no more bytes will complete it; then the client
-// sees EOF.
+// message too, since no more bytes will complete it (with an Uplink it
+// is dropped instead); the receipts in flight are written; then the
+// client sees EOF.
 func (c *conn) finish() error {
 	if err := c.flushLine(); err != nil {
 		return err
+	}
+	if c.pipe != nil {
+		if err := c.pipe.settle(); err != nil {
+			return err
+		}
 	}
 	c.closeWrite()
 	return nil
 }
 
 // flushLine echoes what was received of an unfinished line, once nothing
-// more will be read to finish it (a half-close, a shutdown).
+// more will be read to finish it (a half-close, a shutdown). With an
+// Uplink it is not a line: a board whose write was cut short must not
+// publish half a line, so it is dropped and counted for the disconnect
+// line, and the board, with no receipt, sends it again whole.
 func (c *conn) flushLine() error {
 	if len(c.line) == 0 {
+		return nil
+	}
+	if c.cancel != nil {
+		c.droppedBytes += len(c.line)
+		c.line = nil
 		return nil
 	}
 	line := c.line
@@ -352,6 +423,9 @@ func (c *conn) drain() error {
 		}
 	}
 	c.flushLine() // a write error here ends in the close below anyway
+	if c.pipe != nil {
+		c.pipe.settle() // the base context ends at the shutdown timeout
+	}
 	c.closeWrite()
 	deadline := time.Now() // Close: no lingering
 	if d := c.srv.drainDeadline.Load(); d != nil {

@@ -44,7 +44,9 @@ func RejectReasons() []RejectReason {
 
 // Hooks are called as clients come and go, with no lock held: Connect and
 // Reject on the accept loop, Message and Disconnect on the goroutine of the
-// connection concerned. A hook must return at once: record the event and
+// connection concerned (Message, with an Uplink, also on whichever
+// goroutine wrote the receipt: the Uplink's done call or a writer of the
+// connection). A hook must return at once: record the event and
 // hand any slow work (GPIO, network) to a goroutine of its own. A nil hook
 // is skipped.
 type Hooks struct {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatewayd/gatewayd/gateway/board"
@@ -39,6 +40,39 @@ type BoardInfo struct {
 	LastSeen                time.Time // the last line received
 }
 
+// boardSend orders one board's Uplink sends across its connections. A
+// connection holds it while in Send, so the first Send of a session that
+// replaced another waits until the replaced session's Send has returned;
+// that one gives up, its context having ended at the replacement. Even a
+// line that an Uplink takes as its context ends is then taken before the
+// board's newer lines, never after.
+type boardSend struct {
+	mu   sync.Mutex
+	refs int // sessions holding it; guarded by Server.bmu
+}
+
+// lock takes b for c's Send, watching for c's client going meanwhile.
+func (b *boardSend) lock(c *conn) {
+	if b.mu.TryLock() {
+		return
+	}
+	c.block.begin(c)
+	b.mu.Lock()
+	c.block.end(c)
+}
+
+// releaseSend drops c's hold on its board's boardSend.
+func (s *Server) releaseSend(c *conn) {
+	if c.boardSend == nil {
+		return
+	}
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	if c.boardSend.refs--; c.boardSend.refs == 0 {
+		delete(s.sends, c.sess.id)
+	}
+}
+
 // register makes c, which has just said hello, the session for its ID, and
 // returns the session it replaces, if any. Exactly one session per ID is
 // ever registered, so a listing never shows two.
@@ -47,8 +81,18 @@ func (s *Server) register(c *conn) (old *conn) {
 	defer s.bmu.Unlock()
 	if s.boards == nil {
 		s.boards = make(map[string]*conn)
+		s.sends = make(map[string]*boardSend)
 	}
 	id := c.sess.id
+	if c.ctx != nil {
+		bs := s.sends[id]
+		if bs == nil {
+			bs = &boardSend{}
+			s.sends[id] = bs
+		}
+		bs.refs++
+		c.boardSend = bs
+	}
 	old = s.boards[id]
 	s.boards[id] = c
 	if old == nil {
@@ -78,14 +122,17 @@ func (s *Server) unregister(c *conn, reason error) {
 // goroutine of its own: the old board may have stopped reading, and the
 // new one must not wait for it.
 func (s *Server) kick(old *conn, reason error, line []byte) {
+	// At once, before the new session's first line: a line of the old
+	// one still waiting to be taken must never be taken after it.
+	old.endContext(reason)
 	s.routines.Add(1)
 	go func() {
 		defer s.routines.Done()
 		old.dropped.CompareAndSwap(nil, &dropped{reason})
-		old.sess.wmu.Lock()
+		old.wmu.Lock()
 		old.nc.SetWriteDeadline(time.Now().Add(kickTimeout))
 		old.write(line, time.Now())
-		old.sess.wmu.Unlock()
+		old.wmu.Unlock()
 		old.nc.Close()
 	}()
 }
@@ -138,7 +185,7 @@ func (s *Server) Deliver(id string, payload []byte) error {
 		return fmt.Errorf("gateway: deliver to %q: %w: %d bytes with !msg and LF, over max_message_bytes", id, ErrBadPayload, len(line))
 	}
 	sess := c.sess
-	sess.wmu.Lock()
+	c.wmu.Lock()
 	now := time.Now()
 	bounded := c.policy.WriteTimeout <= 0
 	if bounded {
@@ -151,7 +198,7 @@ func (s *Server) Deliver(id string, payload []byte) error {
 	if err == nil {
 		sess.delivered.Add(1)
 	}
-	sess.wmu.Unlock()
+	c.wmu.Unlock()
 	switch {
 	case err == nil:
 		return nil

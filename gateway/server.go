@@ -31,7 +31,8 @@ type Server struct {
 	// debug. Nil means slog.Default().
 	Logger *slog.Logger
 	// Uplink, if set, takes every data line under FramingLine before its
-	// echo is written. Set it before Serve.
+	// echo is written; up to 32 lines of a connection are in flight and
+	// their receipts come back in order (pipeline.go). Set it before Serve.
 	Uplink Uplink
 	// TLS, if set, makes every listener speak TLS only: each client's
 	// handshake runs on its connection's goroutine, within
@@ -65,9 +66,13 @@ type Server struct {
 	// from mu, so that saying hello never waits on admitting clients.
 	bmu    sync.Mutex
 	boards map[string]*conn
+	sends  map[string]*boardSend // by board ID, while a session of it lives
+
+	// hangups watches blocked connections' sockets (hangup_linux.go).
+	hangups hangups
 
 	ctxOnce   sync.Once
-	ctx       context.Context // for Uplink calls; see baseContext
+	ctx       context.Context // parent of connections' contexts; see baseContext
 	cancelCtx context.CancelFunc
 }
 

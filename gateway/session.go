@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,12 +33,6 @@ type session struct {
 	id    string
 	fw    string
 	since time.Time
-
-	// wmu makes each line written to the board whole and orders the
-	// board's receipts and replies with deliveries from other goroutines
-	// (Server.Deliver). Held across one write, which the write timeout
-	// bounds.
-	wmu sync.Mutex
 
 	lastSeen  atomic.Int64 // UnixNano of the last line received
 	delivered atomic.Uint64
@@ -90,10 +82,11 @@ func (c *conn) boardLine(msg []byte, now time.Time) error {
 	return c.data(msg, now)
 }
 
-// data passes a data line to the Uplink, if any, then echoes it: the
-// receipt.
+// data passes a data line to the Uplink, if any, whose receipt comes in
+// turn (pipeline.go); without one it echoes the line at once: the receipt.
 func (c *conn) data(msg []byte, now time.Time) error {
-	if up := c.srv.Uplink; up != nil {
+	if c.ctx != nil {
+		up := c.srv.Uplink
 		if c.uplinkName == "" {
 			c.uplinkName = anonymousName(c)
 		}
@@ -101,27 +94,27 @@ func (c *conn) data(msg []byte, now time.Time) error {
 		if c.sess != nil {
 			name = c.sess.id
 		}
-		line := msg
-		if line[len(line)-1] == '\n' {
-			line = line[:len(line)-1]
+		if c.pipe == nil {
+			c.pipe = newPipeline(c)
 		}
-		if err := up.Send(c.srv.baseContext(), name, line); err != nil {
-			return fmt.Errorf("uplink: %w", err)
-		}
-		now = time.Now() // Send may have waited
+		return c.pipe.send(up, name, msg)
 	}
 	if c.sess == nil {
 		return c.send(msg, now)
 	}
-	c.sess.wmu.Lock()
-	defer c.sess.wmu.Unlock()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	return c.send(msg, now)
 }
 
-// reply writes a control line to a named board.
+// reply writes a control line to a named board, after the receipts of the
+// lines before it.
 func (c *conn) reply(line []byte, now time.Time) error {
-	c.sess.wmu.Lock()
-	defer c.sess.wmu.Unlock()
+	if c.pipe != nil {
+		return c.pipe.answer(line)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	return c.write(line, now)
 }
 
@@ -159,10 +152,10 @@ func (c *conn) hello(line []byte, now time.Time) error {
 
 	// `!ok` goes out before anyone can deliver to the board or replace
 	// it, since both wait for wmu.
-	s.wmu.Lock()
+	c.wmu.Lock()
 	old := c.srv.register(c)
 	err = c.write(board.OKLine(h.ID), now)
-	s.wmu.Unlock()
+	c.wmu.Unlock()
 	c.log.Info("board hello", "board", h.ID, "remote", c.remote.String(), "fw", h.FW)
 	if old != nil {
 		c.srv.kick(old, ErrReplaced, board.ErrLine(board.CodeReplaced, ""))
@@ -189,11 +182,13 @@ func (c *conn) refuse(e *board.Error, id string) error {
 		attrs = append(attrs, "detail", e.Text)
 	}
 	c.log.Warn("board hello refused", attrs...)
-	now := time.Now()
-	if c.sess != nil {
-		c.reply(e.Line(), now)
+	if c.pipe != nil {
+		c.pipe.answer(e.Line())
+		c.pipe.settle()
 	} else {
-		c.write(e.Line(), now)
+		c.wmu.Lock()
+		c.write(e.Line(), time.Now())
+		c.wmu.Unlock()
 	}
 	c.linger()
 	return helloError{e}
@@ -247,11 +242,20 @@ func (c *conn) helloExpired(now time.Time) error {
 // drop ends a connection from another goroutine, for reason.
 func (c *conn) drop(reason error) {
 	c.dropped.CompareAndSwap(nil, &dropped{reason})
+	c.endContext(reason)
 	c.nc.Close()
 }
 
-// baseContext is the context of Uplink calls: it ends when the server is
-// closed, or a shutdown cuts its clients off.
+// endContext ends the connection's context, if it has one, so that a line
+// waiting to be taken by the Uplink never is.
+func (c *conn) endContext(reason error) {
+	if c.cancel != nil {
+		c.cancel(reason)
+	}
+}
+
+// baseContext is the parent of every connection's context: it ends when
+// the server is closed, or a shutdown cuts its clients off.
 func (s *Server) baseContext() context.Context {
 	s.ctxOnce.Do(s.initContext)
 	return s.ctx

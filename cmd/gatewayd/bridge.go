@@ -47,7 +47,7 @@ func (d *daemon) startBridge() (func(), error) {
 		return nil, err
 	}
 	d.bridge, d.mqtt = b, m
-	d.srv.Uplink = b
+	d.srv.Uplink = syncUplink{b}
 	h := &d.srv.Hooks
 	up, down := h.BoardUp, h.BoardDown
 	h.BoardUp = func(id string, remote netip.AddrPort) {
@@ -157,4 +157,17 @@ func (d *daemon) brokerStatus() string {
 	return s
 }
 
-var _ gateway.Uplink = (*bridge.Bridge)(nil)
+// syncUplink adapts the bridge's synchronous Send, which returns once the
+// line is safe, to gateway.Uplink: done is called before Send returns.
+// It goes once the bridge implements gateway.Uplink itself.
+type syncUplink struct{ b *bridge.Bridge }
+
+func (u syncUplink) Send(ctx context.Context, board string, line []byte, done func(error)) error {
+	if err := u.b.Send(ctx, board, line); err != nil {
+		return err
+	}
+	done(nil)
+	return nil
+}
+
+var _ gateway.Uplink = syncUplink{}

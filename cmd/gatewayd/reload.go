@@ -35,6 +35,10 @@ func (d *daemon) reload() error {
 	}
 	var unapplied error
 	old := d.cfg
+	if err := d.bridgeKeepsFraming(cfg); err != nil {
+		d.log.Error("reload refused; configuration unchanged: "+err.Error(), "file", d.path)
+		return err
+	}
 	if cfg.Listen != old.Listen {
 		d.log.Warn("reload: listen changed; restart gatewayd to apply it", "listen", old.Listen, "new", cfg.Listen)
 	}
@@ -61,6 +65,17 @@ func (d *daemon) reload() error {
 	d.log.Info("configuration reloaded", "file", d.path,
 		"max_clients", cfg.Limits.MaxClients, "idle_timeout", time.Duration(cfg.Limits.IdleTimeout), "log_level", cfg.Log.Level)
 	return unapplied
+}
+
+// bridgeKeepsFraming refuses a framing change while the MQTT bridge is on:
+// raw framing echoes without the Uplink, so a line would be receipted and
+// never published.
+func (d *daemon) bridgeKeepsFraming(cfg *configs.Config) error {
+	was, now := d.cfg.Policy().Framing, cfg.Policy().Framing
+	if d.bridge == nil || was == now {
+		return nil
+	}
+	return fmt.Errorf("framing cannot change from %s to %s while the MQTT bridge is on; restart gatewayd to change it", was, now)
 }
 
 // reloadNow asks the daemon's loop for a reload and waits for its outcome:

@@ -15,6 +15,10 @@ const (
 	CodeReplaced         Code = "replaced"
 	CodeUnknownCommand   Code = "unknown-command"
 	CodeReserved         Code = "reserved"
+	// CodeTooLarge answers a data line that the Uplink will not take for
+	// its size (over mqtt.max_line_bytes), in place of its receipt; the
+	// session goes on and the board does not send that line again.
+	CodeTooLarge Code = "too-large"
 )
 
 // Error is a protocol error: the Code for the wire and a short text for a
