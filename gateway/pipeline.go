@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -320,10 +321,16 @@ func (p *pipeline) flush(canWait bool) {
 			err = c.write(out, time.Now())
 		case c.tls == nil && c.rawOut && (locked || c.wmu.TryLock()):
 			locked = true
+			// The deadline is armed as for any write: one left short
+			// by a blocked write would fail this one before it starts.
+			now := time.Now()
+			c.writeDeadline.arm(now)
 			var n int
 			n, err = c.out.write(out, false)
 			c.bytesOut.Add(uint64(n))
-			if err == errFull {
+			if err == errFull || errors.Is(err, os.ErrDeadlineExceeded) {
+				// The rest waits for room, or for the write timeout
+				// to be judged, on a goroutine that may wait.
 				p.mu.Lock()
 				p.partial += n
 				p.mu.Unlock()
@@ -331,7 +338,7 @@ func (p *pipeline) flush(canWait bool) {
 				return
 			}
 			if err == nil {
-				c.progress = time.Now()
+				c.progress = now
 			}
 		default:
 			if locked {

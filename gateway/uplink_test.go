@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -503,4 +504,61 @@ func TestUplinkShutdownWritesReceiptsInFlight(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown = %v", err)
 	}
+}
+
+// A board that sends without reading its receipts is dropped at the write
+// timeout, as without an Uplink: receipts written from done never wait.
+func TestUplinkStalledReaderDropped(t *testing.T) {
+	for _, ack := range []time.Duration{0, time.Millisecond} {
+		t.Run(fmt.Sprintf("ack=%v", ack), func(t *testing.T) {
+			reasons := make(chan error, 1)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &Server{Policy: Policy{Framing: FramingLine, WriteTimeout: 300 * time.Millisecond}, Uplink: ackUplink{ack},
+				Hooks: Hooks{Disconnect: func(_ netip.AddrPort, _ int, reason error) { reasons <- reason }}}
+			serveForTest(t, s, smallSendBuffers{l})
+			c := dial(t, l.Addr().String())
+			c.SetReadBuffer(4 << 10)
+			stopped := make(chan struct{})
+			defer close(stopped)
+			go func() {
+				chunk := []byte(strings.Repeat(strings.Repeat("y", 99)+"\n", 160))
+				for {
+					select {
+					case <-stopped:
+						return
+					default:
+					}
+					c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+					if _, err := c.Write(chunk); err != nil && !isTimeout(err) {
+						return
+					}
+				}
+			}()
+			select {
+			case reason := <-reasons:
+				if !errors.Is(reason, ErrWriteTimeout) {
+					t.Errorf("dropped for %v, want the write timeout", reason)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("a client that never reads its receipts still connected after 20s: %+v", s.Stats())
+			}
+		})
+	}
+}
+
+// smallSendBuffers gives accepted connections a small send buffer, so that
+// receipts a client does not read fill it soon: on loopback the kernel
+// would otherwise take megabytes, and the client's own sending may stall
+// first.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(8 << 10)
+	}
+	return c, err
 }
