@@ -138,7 +138,9 @@ func TestMicroPythonTLS(t *testing.T) {
 // client must not claim success. It retries with backoff and keeps its lines.
 func TestMicroPythonClientFailsWithoutGateway(t *testing.T) {
 	addr := freeAddr(t) // closed again: connections are refused
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// The client never ends here; 6 s leaves a loaded machine time to
+	// start Python and show a few attempts.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, python(t), clientPath, "--port", portOf(addr), "--count", "1",
 		"--backoff-min", "0.05", "--backoff-max", "0.2").CombinedOutput()
@@ -187,6 +189,7 @@ func TestUnderMicroPython(t *testing.T) {
 			"ECONNREFUSED", "hello ok: session as esp32-TEST", "connection closed by the gateway (EOF)",
 			"resending 6 lines that had no receipt, seq=2..7", "msg: led on", "led on",
 			"skipped a line of 1506 bytes from the gateway: longer than 1280", summary,
+			"first data line: boot=1 seq=0 uptime_ms=",
 		}, true},
 		{"raw", []string{
 			"hello echoed back: the gateway does not speak the board protocol; plain echo mode", summary,
@@ -196,7 +199,8 @@ func TestUnderMicroPython(t *testing.T) {
 		{"tls", []string{"tls=on", "hello ok: session as esp32-TEST", `msg (not UTF-8): b'\xff\xfe not utf-8'`,
 			"msg: led on", "handshakes 2", summary}, true},
 		{"tlshung", []string{"tls: timed out", "handshakes 4"}, false},
-		{"board", []string{"gatewayd_client 2.0.0 board=esp32-240AC4123456 ", "hello ok: session as esp32-240AC4123456",
+		{"board", []string{"boot=7", "first data line: boot=7 seq=0 uptime_ms=", // the harness stored boot 6
+			"gatewayd_client 2.0.0 board=esp32-240AC4123456 ", "hello ok: session as esp32-240AC4123456",
 			"fatal: memory allocation failed, allocating 4096 bytes: resetting the board",
 			"watchdog feeds (WDT timeout 30000 ms)"}, false},
 	} {

@@ -89,6 +89,7 @@ DEFAULTS = {
     "led_pin": 2,  # on-board LED GPIO (2 on most ESP32 DevKits); None = no LED
     "led_active_low": False,
     "quiet": False,  # CPython: no line per verified echo
+    "boot_file": "",  # where the boot counter lives; "" = none (boot=1); on a board /gatewayd_boot
     "watchdog": 60.0,  # board: seconds without progress before machine.WDT resets it; 0 = off
 }
 
@@ -341,6 +342,32 @@ def default_board_id():
         return "py-%012X" % uuid.getnode()
     except ImportError:
         return "py-unknown"
+
+
+# ---------------------------------------------------------------- boot counter
+
+
+def count_boot(path):
+    """Adds one to the boot counter kept in the file path and returns it.
+    Lines carry it beside seq, so (board, boot, seq) never repeats across
+    restarts. No file: boot 1, as for a run on a PC."""
+    if not path:
+        return 1
+    n = 0
+    try:
+        with open(path) as f:
+            n = int(f.read().strip() or "0")
+    except (OSError, ValueError):
+        pass
+    n += 1
+    try:
+        with open(path + ".tmp", "w") as f:
+            f.write("%d\n" % n)
+        if os is not None and hasattr(os, "rename"):
+            os.rename(path + ".tmp", path)
+    except OSError as e:
+        log("boot counter %s: %s" % (path, _reason(e)))
+    return n
 
 
 # ---------------------------------------------------------------- watchdog
@@ -624,6 +651,7 @@ class Client:
         self.echo_mode = False
         self.backoff = Backoff(cfg["backoff_min"], cfg["backoff_max"])
         self.message_cb = on_message
+        self.boot = count_boot(cfg["boot_file"])
 
     def on_message(self, cb):
         """cb(payload, client) is called for each `!msg PAYLOAD`: payload is
@@ -638,7 +666,7 @@ class Client:
             return False
         seq = self.next_seq
         self.next_seq += 1
-        self.outbox.append([seq, ("seq=%d %s\n" % (seq, line)).encode(), 0])
+        self.outbox.append([seq, ("boot=%d seq=%d %s\n" % (self.boot, seq, line)).encode(), 0])
         return True
 
     def done(self):
@@ -1006,7 +1034,10 @@ def main(argv=None):
                 log("gatewayd_client: %s" % e)
             log(USAGE)
             return 2 if str(e) else 0
+    if ON_BOARD and not cfg["boot_file"]:
+        cfg["boot_file"] = "/gatewayd_boot"
     client = Client(cfg)
+    log("boot=%d" % client.boot)
     if ON_BOARD:
         run_on_board(client, cfg)  # never returns
     try:
