@@ -2,13 +2,17 @@ package esp32
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -430,6 +434,57 @@ func TestSketchLongToken(t *testing.T) {
 	}
 	if strings.Contains(d.stderr.String(), "board hello") || strings.Contains(r.out.text(), "connecting to") {
 		t.Errorf("the board connected with a hello too long:\n%s", r.out.text())
+	}
+}
+
+// TestSketchResetAfterFailedWrite: when a write cannot finish (the gateway
+// stopped reading and the buffers are full), the board ends the connection
+// with a reset (SO_LINGER 0), not a FIN: after a FIN the gateway would read
+// the part of a line that went out and take it for a whole one. The
+// gateway's side here is a listener with a small receive buffer that
+// answers the hello and then reads nothing; once the board gave up, it
+// reads what arrived and must end in ECONNRESET, not EOF.
+func TestSketchResetAfterFailedWrite(t *testing.T) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conns := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		r := bufio.NewReader(c)
+		if l, err := r.ReadString('\n'); err == nil && strings.HasPrefix(l, "!hello ") {
+			fmt.Fprintf(c, "!ok %s\n", strings.Fields(l)[1])
+		}
+		conns <- c // and read nothing more until the board gave up
+	}()
+	bin := buildSketch(t, "core3", plainSecrets("127.0.0.1", portOf(ln.Addr().String()),
+		"#define SEND_INTERVAL_MS 1", "#define OUTBOX_LINES 3000", "#define PING_IDLE_MS 0"))
+	r := runSketch(t, bin, "HOSTSHIM_UNTIL=bytes sent", "HOSTSHIM_TIMEOUT_MS=60000")
+	r.wait(t, 0)
+	if !regexp.MustCompile(`\] reconnecting in \d+ ms \(attempt 1\): write: \d+ of \d+ bytes sent`).MatchString(r.out.text()) {
+		t.Fatalf("want a failed write on the console:\n%s", r.out.text())
+	}
+	c := <-conns
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	n, err := io.Copy(io.Discard, c)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("after %d bytes the gateway's read ended with %v, want ECONNRESET (a reset, not a FIN)", n, err)
 	}
 }
 

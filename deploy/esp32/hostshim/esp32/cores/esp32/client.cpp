@@ -44,6 +44,11 @@ int HOSTSHIM_TCP_CLIENT::tcpConnect(const char *host, uint16_t port, int32_t tim
     freeaddrinfo(res);
     return 0;
   }
+  // lwIP's send buffer on arduino-esp32 is small (CONFIG_LWIP_TCP_SND_BUF_DEFAULT
+  // 5744 bytes), so a gateway that stops reading blocks the board's writes
+  // soon; the host's default would hide that for megabytes.
+  int sndbuf = 5744;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
   if (rc != 0 && errno == EINPROGRESS) {
