@@ -15,15 +15,18 @@
 #   openssl:             s_client, which shows gateway/tlsconf's TLS 1.2 suite
 #   lintian:             Debian's package checker, run on both .debs
 #   man-db:              man, to render the manual pages with warnings on
-#   g++, libssl-dev:     build the ESP32 sketch against deploy/esp32/hostshim (OpenSSL
+#   g++, libssl-dev:     build the ESP32 example against deploy/esp32/hostshim (OpenSSL
 #                        backs its TLS client)
+#   arduino-builder, arduino-ctags:
+#                        build that example as the Arduino IDE does, prototypes
+#                        from ctags included, with the shim as the platform
 #   avahi-daemon, avahi-utils, dbus:
 #                        the package test's container publishes the Avahi
 #                        service file and finds it with avahi-browse
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl lintian man-db g++ libssl-dev avahi-daemon avahi-utils dbus)
+pkgs=(systemd systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients openssl lintian man-db g++ libssl-dev avahi-daemon avahi-utils dbus arduino-builder arduino-ctags)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")

@@ -61,7 +61,7 @@ func TestBridgeClientsAtLeastOnce(t *testing.T) {
 		m.URL(), filepath.Join(t.TempDir(), "queue")))
 	first := g.start(t)
 
-	sketch := runSketch(t, buildSketch(t, plainSecrets("127.0.0.1", portOf(g.addr), "#define SEND_INTERVAL_MS 20", "#define OUTBOX_LINES 200")),
+	sketch := runSketch(t, buildSketch(t, "core3", plainSecrets("127.0.0.1", portOf(g.addr), "#define SEND_INTERVAL_MS 20", "#define OUTBOX_LINES 200")),
 		fmt.Sprintf("HOSTSHIM_UNTIL=] receipt seq=%d ", count-1), "HOSTSHIM_TIMEOUT_MS=120000")
 	py, pyOut, pyErr := runPython(t, "--host", "127.0.0.1", "--port", portOf(g.addr), "--interval", "0.02",
 		"--count", fmt.Sprint(count), "--outbox-lines", "200", "--backoff-min", "0.05", "--backoff-max", "0.4", "--id", "esp32-PYBRIDGE")
@@ -84,7 +84,7 @@ func TestBridgeClientsAtLeastOnce(t *testing.T) {
 		if !regexp.MustCompile(`(?m)resending \d+ lines that had no receipt`).MatchString(c.console.text()) {
 			t.Errorf("board %s resent nothing after the SIGKILL, so the test showed no resend:\n%s", c.board, c.console.text())
 		}
-		re := regexp.MustCompile(`(?m)^P/gw/` + regexp.QuoteMeta(c.board) + `/up seq=(\d+) uptime_ms=\d+`)
+		re := regexp.MustCompile(`(?m)^P/gw/` + regexp.QuoteMeta(c.board) + `/up (?:boot=1 )?seq=(\d+) uptime_ms=\d+`)
 		// The clients are done; what gatewayd still publishes from its queue
 		// arrives within a moment.
 		deadline := time.Now().Add(30 * time.Second)

@@ -2,7 +2,9 @@ package esp32
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,11 +20,11 @@ var (
 // commented out) is one the sketch uses, and every macro the sketch requires
 // from secrets.h is set in the example.
 func TestSketchSecretsMacros(t *testing.T) {
-	example, err := os.ReadFile("gatewayd_client/secrets.example.h")
+	example, err := os.ReadFile("examples/gatewayd_client/secrets.example.h")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sketch, err := os.ReadFile("gatewayd_client/gatewayd_client.ino")
+	sketch, err := os.ReadFile("examples/gatewayd_client/gatewayd_client.ino")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,5 +96,38 @@ func TestMicroPythonConfigExample(t *testing.T) {
 		if !bytes.Contains(example, []byte(need+" =")) {
 			t.Errorf("config.example.py does not set %s", need)
 		}
+	}
+}
+
+// TestMipPackage: micropython/package.json, which `mpremote mip install`
+// reads, is JSON in mip's shape ("urls": [destination, source] pairs) and
+// names only files that exist beside it, the client among them.
+func TestMipPackage(t *testing.T) {
+	b, err := os.ReadFile("micropython/package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct {
+		URLs    [][]string `json:"urls"`
+		Version string     `json:"version"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pkg); err != nil {
+		t.Fatalf("micropython/package.json: %v", err)
+	}
+	client := false
+	for _, u := range pkg.URLs {
+		if len(u) != 2 {
+			t.Errorf("urls entry %q: want [destination, source]", u)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("micropython", u[1])); err != nil {
+			t.Errorf("urls entry %q: %v", u, err)
+		}
+		client = client || u[0] == "gatewayd_client.py"
+	}
+	if !client || pkg.Version == "" {
+		t.Errorf("package.json: want gatewayd_client.py installed and a version; got %+v", pkg)
 	}
 }

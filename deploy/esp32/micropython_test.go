@@ -138,7 +138,9 @@ func TestMicroPythonTLS(t *testing.T) {
 // client must not claim success. It retries with backoff and keeps its lines.
 func TestMicroPythonClientFailsWithoutGateway(t *testing.T) {
 	addr := freeAddr(t) // closed again: connections are refused
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// The client never ends here; 6 s leaves a loaded machine time to
+	// start Python and show a few attempts.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, python(t), clientPath, "--port", portOf(addr), "--count", "1",
 		"--backoff-min", "0.05", "--backoff-max", "0.2").CombinedOutput()
@@ -159,9 +161,15 @@ func TestMicroPythonClientFailsWithoutGateway(t *testing.T) {
 
 // TestUnderMicroPython runs the client's real code under the MicroPython
 // interpreter (the WebAssembly port from npm, run by node) with an in-memory
-// gateway (mpcheck/harness.py), so syntax or library use that CPython
-// accepts and MicroPython does not is caught. It needs `npm ci` in
-// micropython/mpcheck.
+// gateway (mpcheck/harness.py) behind stand-in socket, ssl and select
+// modules that have MicroPython 1.22's methods and nothing more, so syntax
+// or library use that CPython accepts and MicroPython does not is caught:
+// settimeout or recv on a TLS socket, load_verify_locations(cadata=...) on
+// 1.22, TLS without CERT_REQUIRED, a blocking call with no timeout. Modes:
+// a session (with a 1.5 KiB !msg skipped), raw framing, mDNS, TLS (with a
+// non-UTF-8 !msg), a TLS gateway that never answers the handshake, and a
+// board run (config.py, machine.WDT) whose MemoryError the catch-all turns
+// into machine.reset(). It needs `npm ci` in micropython/mpcheck.
 func TestUnderMicroPython(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -171,21 +179,30 @@ func TestUnderMicroPython(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@micropython", "micropython-webassembly-pyscript")); err != nil {
 		t.Skip("MicroPython (WebAssembly) not installed: run `npm ci` in deploy/esp32/micropython/mpcheck to enable this check")
 	}
+	summary := "summary: receipts=8/8 resent=6 dropped=0 mismatches=0 failures=3 reconnects=1 "
 	for _, tc := range []struct {
-		mode string
-		want []string
+		mode     string
+		want     []string
+		receipts bool
 	}{
 		{"session", []string{
 			"ECONNREFUSED", "hello ok: session as esp32-TEST", "connection closed by the gateway (EOF)",
 			"resending 6 lines that had no receipt, seq=2..7", "msg: led on", "led on",
-			"summary: receipts=8/8 resent=6 dropped=0 mismatches=0 failures=3 reconnects=1 ",
-		}},
+			"skipped a line of 1506 bytes from the gateway: longer than 1280", summary,
+			"first data line: boot=1 seq=0 uptime_ms=",
+		}, true},
 		{"raw", []string{
-			"hello echoed back: the gateway does not speak the board protocol; plain echo mode",
-			"summary: receipts=8/8 resent=6 dropped=0 mismatches=0 failures=3 reconnects=1 ",
-		}},
+			"hello echoed back: the gateway does not speak the board protocol; plain echo mode", summary,
+		}, true},
 		{"mdns", []string{"mdns: resolving raspberrypi.local", "state=connecting gateway=raspberrypi.local:1",
-			"summary: receipts=8/8 "}},
+			"summary: receipts=8/8 "}, true},
+		{"tls", []string{"tls=on", "hello ok: session as esp32-TEST", `msg (not UTF-8): b'\xff\xfe not utf-8'`,
+			"msg: led on", "handshakes 2", summary}, true},
+		{"tlshung", []string{"tls: timed out", "handshakes 4"}, false},
+		{"board", []string{"boot=7", "first data line: boot=7 seq=0 uptime_ms=", // the harness stored boot 6
+			"gatewayd_client 2.0.0 board=esp32-240AC4123456 ", "hello ok: session as esp32-240AC4123456",
+			"fatal: memory allocation failed, allocating 4096 bytes: resetting the board",
+			"watchdog feeds (WDT timeout 30000 ms)"}, false},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -202,6 +219,17 @@ func TestUnderMicroPython(t *testing.T) {
 				if !strings.Contains(s, w) {
 					t.Errorf("want %q in the output:\n%s", w, s)
 				}
+			}
+			for _, bad := range []string{"HANG:", "INSECURE:", "NO CLIENT CERTIFICATE", "Traceback"} {
+				if strings.Contains(s, bad) && !(tc.mode == "board" && bad == "Traceback") {
+					t.Errorf("%q in the output:\n%s", bad, s)
+				}
+			}
+			if tc.mode == "board" && strings.Contains(s, "after 0 watchdog feeds") {
+				t.Errorf("the client never fed the watchdog:\n%s", s)
+			}
+			if !tc.receipts {
+				return
 			}
 			if m := missing(receipted(s, pyReceiptRe), 8); len(m) > 0 {
 				t.Errorf("no receipt under MicroPython for seqs %v:\n%s", m, s)

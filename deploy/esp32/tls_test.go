@@ -22,9 +22,19 @@ var yamlFileRe = regexp.MustCompile(`(?m)^\s+(cert_file|key_file|client_ca_file)
 // and `gatewayctl pki board DIR ID`.
 func issuePKI(t *testing.T, id string) boardPKI {
 	t.Helper()
+	return issuePKIHosts(t, id, "127.0.0.1", "localhost")
+}
+
+// issuePKIHosts is issuePKI with the gateway's certificate for hosts.
+func issuePKIHosts(t *testing.T, id string, hosts ...string) boardPKI {
+	t.Helper()
 	ctl := gatewayctlBinary(t)
 	dir := filepath.Join(t.TempDir(), "pki")
-	out, err := exec.Command(ctl, "pki", "init", "-host", "127.0.0.1", "-host", "localhost", dir).CombinedOutput()
+	args := []string{"pki", "init"}
+	for _, h := range hosts {
+		args = append(args, "-host", h)
+	}
+	out, err := exec.Command(ctl, append(args, dir)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gatewayctl pki init: %v\n%s", err, out)
 	}

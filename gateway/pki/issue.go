@@ -92,7 +92,7 @@ func sign(now time.Time, validity time.Duration, tmpl, parent *x509.Certificate,
 	if tmpl.SerialNumber, err = newSerial(); err != nil {
 		return issued{}, nil, err
 	}
-	tmpl.NotBefore = now.Add(-backdate).UTC().Truncate(time.Second)
+	tmpl.NotBefore = ValidFrom
 	tmpl.NotAfter = now.Add(validity).UTC().Truncate(time.Second)
 	if parent == nil {
 		parent, parentKey = tmpl, key

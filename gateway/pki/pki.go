@@ -39,11 +39,17 @@ const (
 	CAValidity     = 20 * 365 * 24 * time.Hour
 	ServerValidity = 825 * 24 * time.Hour
 	BoardValidity  = 10 * 365 * 24 * time.Hour
-
-	// backdate starts validity an hour early, so a board or gateway whose
-	// clock lags a little still accepts a certificate made just now.
-	backdate = time.Hour
 )
+
+// ValidFrom is when every certificate pki makes starts to be valid:
+// 2000-01-01 UTC. An ESP32 has no battery-backed clock: after power-on its
+// clock reads 2000-01-01 (or 1970) until SNTP answers, if it ever does, and
+// mbedTLS on the board (MicroPython's ssl, Arduino's NetworkClientSecure)
+// refuses a certificate whose NotBefore lies ahead of that clock. A
+// certificate valid from "now" would fail every cold boot; one valid from
+// 2000 is accepted by a board that has not set its clock yet, and by every
+// clock since. Expiry still counts from the day of issue.
+var ValidFrom = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // CheckID reports whether id is a valid board ID: 1 to 64 characters of
 // A-Z a-z 0-9 . _ - (the same rule as a `!hello` line).

@@ -170,8 +170,8 @@ func TestInitNewDir(t *testing.T) {
 	if d := srv.NotAfter.Sub(now); d < ServerValidity-time.Minute || d > ServerValidity+time.Minute {
 		t.Errorf("server certificate valid for %v from now, want %v", d, ServerValidity)
 	}
-	if srv.NotBefore.After(now.Add(-30 * time.Minute)) {
-		t.Errorf("server NotBefore = %v, want it backdated about an hour before %v", srv.NotBefore, now)
+	if !srv.NotBefore.Equal(ValidFrom) {
+		t.Errorf("server NotBefore = %v, want %v: a board that has not set its clock reads 2000-01-01", srv.NotBefore, ValidFrom)
 	}
 	if srv.SerialNumber.Cmp(ca.SerialNumber) == 0 || srv.SerialNumber.BitLen() < 64 {
 		t.Errorf("serials: CA %v, server %v; want distinct random serials", ca.SerialNumber, srv.SerialNumber)
@@ -377,5 +377,47 @@ func TestBoardExpiryNote(t *testing.T) {
 	}
 	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "expired") {
 		t.Errorf("Notes = %q, want one saying the certificate expired", res.Notes)
+	}
+}
+
+// TestValidOnClocklessBoard: an ESP32 that has just powered on reads
+// 2000-01-01 until SNTP answers; the CA, the gateway's certificate and the
+// board's certificate must all verify at that time, as mbedTLS on the board
+// checks them, and still verify today.
+func TestValidOnClocklessBoard(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Init(dir, Options{Hosts: []string{"gw.local"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Board(dir, "esp32-kitchen", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := parseCert("ca", readFile(t, filepath.Join(dir, CACertFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	for _, tc := range []struct {
+		path, host string
+		usage      x509.ExtKeyUsage
+	}{
+		{filepath.Join(dir, ServerCertFile), "gw.local", x509.ExtKeyUsageServerAuth},
+		{filepath.Join(dir, BoardsDir, "esp32-kitchen.crt"), "", x509.ExtKeyUsageClientAuth},
+	} {
+		cert, err := parseCert(tc.path, readFile(t, tc.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Time{
+			time.Date(2000, 1, 1, 0, 0, 5, 0, time.UTC), // a board seconds after power-on
+			time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC),
+			time.Now(),
+		} {
+			_, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: tc.host, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{tc.usage}})
+			if want := !at.Before(ValidFrom); (err == nil) != want {
+				t.Errorf("%s at %v: error %v, want valid %v", filepath.Base(tc.path), at, err, want)
+			}
+		}
 	}
 }

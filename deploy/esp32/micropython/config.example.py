@@ -33,6 +33,7 @@ READ_TIMEOUT = 10  # seconds a receipt, !ok or !pong may take
 PING_IDLE = 15  # seconds of silence before !ping; 0 = never
 BACKOFF_MIN = 0.5  # first reconnect delay, seconds
 BACKOFF_MAX = 30  # reconnect delay cap, seconds
+WATCHDOG = 60  # seconds without progress before the watchdog resets the board; 0 = off
 
 LED_PIN = 2  # on-board LED GPIO (2 on most ESP32 DevKits); None for no LED
 LED_ACTIVE_LOW = False

@@ -25,7 +25,16 @@
 # lines were receipted with no mismatch (1 otherwise, 2 on a usage error).
 #
 # Keep to what MicroPython supports: no f-strings, no dataclasses, no argparse,
-# no typing; only the socket and ssl APIs for the network.
+# no typing; only the socket, ssl and select APIs MicroPython 1.22 has. On
+# MicroPython a TLS socket is a stream (read/write; no settimeout, recv or
+# send before 1.25): the handshake is bounded by the raw socket's timeout,
+# and reads and writes wait in select.poll. The gateway's certificate is
+# checked (CERT_REQUIRED, against the host name). On a board, main() runs
+# the client under machine.WDT with a catch-all that resets the board.
+#
+# The same shape as the Arduino library: Client(cfg).send(line) queues a
+# line (False when the outbox is full), .on_message(cb) sets the !msg
+# callback, .run() runs; produce() is the example that sends uptime_ms.
 
 import sys
 import time
@@ -80,6 +89,8 @@ DEFAULTS = {
     "led_pin": 2,  # on-board LED GPIO (2 on most ESP32 DevKits); None = no LED
     "led_active_low": False,
     "quiet": False,  # CPython: no line per verified echo
+    "boot_file": "",  # where the boot counter lives; "" = none (boot=1); on a board /gatewayd_boot
+    "watchdog": 60.0,  # board: seconds without progress before machine.WDT resets it; 0 = off
 }
 
 # ---------------------------------------------------------------- time
@@ -256,6 +267,7 @@ class StatusLED:
             if left <= 0:
                 return
             self.tick()
+            feed()
             sleep_ms(min(left, 20) if self.pin is not None else left)
 
 
@@ -332,6 +344,42 @@ def default_board_id():
         return "py-unknown"
 
 
+# ---------------------------------------------------------------- boot counter
+
+
+def count_boot(path):
+    """Adds one to the boot counter kept in the file path and returns it.
+    Lines carry it beside seq, so (board, boot, seq) never repeats across
+    restarts. No file: boot 1, as for a run on a PC."""
+    if not path:
+        return 1
+    n = 0
+    try:
+        with open(path) as f:
+            n = int(f.read().strip() or "0")
+    except (OSError, ValueError):
+        pass
+    n += 1
+    try:
+        with open(path + ".tmp", "w") as f:
+            f.write("%d\n" % n)
+        if os is not None and hasattr(os, "rename"):
+            os.rename(path + ".tmp", path)
+    except OSError as e:
+        log("boot counter %s: %s" % (path, _reason(e)))
+    return n
+
+
+# ---------------------------------------------------------------- watchdog
+
+_wdt = None  # machine.WDT on a board (run_on_board), fed wherever the client waits
+
+
+def feed():
+    if _wdt is not None:
+        _wdt.feed()
+
+
 # ---------------------------------------------------------------- your code
 
 
@@ -389,20 +437,28 @@ def gateway_host(cfg):
 
 
 def tls_wrap(sock, cfg, host):
-    """TLS with the gateway's CA and, when set, the board's certificate.
+    """TLS with the gateway's CA and, when set, the board's certificate;
+    the gateway's certificate is checked against host (CERT_REQUIRED).
     MicroPython's ssl takes the PEM data itself; CPython wants files."""
     import ssl
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if hasattr(ssl, "TLSVersion"):
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if not cfg["ca_pem"]:
         raise ConnectionFailed("tls: GATEWAY_CA_PEM is not set")
     if MICROPYTHON:
-        ctx.load_verify_locations(cadata=cfg["ca_pem"].encode())
+        # Not every MicroPython checks by default (micropython-lib's ssl
+        # wrapper starts at CERT_NONE): say so.
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ca = cfg["ca_pem"].encode()
+        try:
+            ctx.load_verify_locations(cadata=ca)  # 1.23 and later
+        except TypeError:
+            ctx.load_verify_locations(ca)  # 1.22: one positional argument
         if cfg["client_cert_pem"] and cfg["client_key_pem"]:
             ctx.load_cert_chain(cfg["client_cert_pem"].encode(), cfg["client_key_pem"].encode())
     else:
+        if hasattr(ssl, "TLSVersion"):
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_verify_locations(cadata=cfg["ca_pem"])
         if cfg["client_cert_pem"] and cfg["client_key_pem"]:
             import tempfile
@@ -415,8 +471,10 @@ def tls_wrap(sock, cfg, host):
                     f.write(cfg["client_key_pem"])
                 ctx.load_cert_chain(cert, key)
     try:
+        # The raw socket still has the connect timeout: a gateway that
+        # accepts and never answers ends the handshake with ETIMEDOUT.
         return ctx.wrap_socket(sock, server_hostname=host)
-    except OSError as e:  # ssl.SSLError is one
+    except (OSError, ValueError) as e:  # ssl.SSLError is an OSError; a bad certificate a ValueError on MicroPython
         raise ConnectionFailed("tls: %s" % _reason(e))
 
 
@@ -434,32 +492,104 @@ def open_connection(cfg):
         s.settimeout(cfg["connect_timeout"])
         s.connect(ai[-1])
         if cfg["tls"]:
+            raw = s
             s = tls_wrap(s, cfg, host)
+            if MICROPYTHON:
+                # From here on reads and writes go through select.poll on the
+                # TLS stream, which has no settimeout of its own.
+                raw.setblocking(False)
     except OSError as e:
         s.close()
         raise ConnectionFailed("connect %s:%d: %s" % (host, port, _reason(e)))
     except ConnectionFailed:
         s.close()
         raise
-    return s
+    return Stream(s)
 
 
-def send_all(sock, data):
-    if hasattr(sock, "sendall"):
-        sock.sendall(data)
-        return
-    view = memoryview(data)
-    while len(view):
-        n = sock.send(view)
-        view = view[n:]
-
-
-class Lines:
-    """Splits what the gateway sends into lines."""
+class Stream:
+    """One connection to the gateway, read and written with timeouts.
+    On MicroPython the socket, plain or TLS, is used as a stream (read,
+    write; TLS sockets have no recv, send or settimeout before 1.25) and
+    waited on with select.poll; under CPython, with recv/sendall and
+    settimeout."""
 
     def __init__(self, sock):
         self.sock = sock
+        self.poll = None
+        if MICROPYTHON:
+            import select
+
+            self.select = select
+            self.poll = select.poll()
+            self.poll.register(sock, select.POLLIN)
+            if hasattr(sock, "setblocking"):
+                sock.setblocking(False)
+
+    def close(self):
+        self.sock.close()
+
+    def abort(self):
+        """After a failed write: end with a reset, not a FIN, so the
+        gateway never takes the part of a line that went out for a whole
+        line. CPython sets SO_LINGER 0; MicroPython's sockets have no
+        SO_LINGER, and the gateway drops a line without its LF."""
+        if self.poll is None:
+            import struct
+
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        self.close()
+
+    def recv(self, n, timeout_ms):
+        """Up to n bytes; None if nothing came within timeout_ms; b"" at
+        EOF. Raises OSError on an error."""
+        if self.poll is None:
+            self.sock.settimeout(timeout_ms / 1000.0)
+            try:
+                return self.sock.recv(n)
+            except OSError as e:
+                if _is_timeout(e):
+                    return None
+                raise
+        self.poll.modify(self.sock, self.select.POLLIN)
+        for _, ev in self.poll.poll(int(timeout_ms)):
+            if ev & (self.select.POLLERR | self.select.POLLHUP) and not ev & self.select.POLLIN:
+                return b""
+        data = self.sock.read(n)
+        return data  # None: nothing there after all (e.g. only a TLS record header)
+
+    def send_all(self, data, timeout_ms):
+        if self.poll is None:
+            self.sock.settimeout(timeout_ms / 1000.0)
+            self.sock.sendall(data)
+            return
+        view = memoryview(data)
+        t0 = _ticks()
+        while len(view):
+            n = self.sock.write(view)
+            if n:
+                view = view[n:]
+                continue
+            left = timeout_ms - _ticks_since(t0)
+            if left <= 0:
+                raise OSError(110)  # ETIMEDOUT
+            self.poll.modify(self.sock, self.select.POLLOUT)
+            self.poll.poll(int(min(left, 200)))
+
+
+class Lines:
+    """Splits what the gateway sends into lines. A line longer than
+    RX_MAX is skipped to its LF and logged; the session goes on."""
+
+    RX_MAX = 1280
+
+    def __init__(self, stream):
+        self.stream = stream
         self.buf = b""
+        self.skipping = 0
 
     def next(self, timeout_ms):
         """One line (without LF, CR dropped), or None if none came within
@@ -469,21 +599,28 @@ class Lines:
             i = self.buf.find(b"\n")
             if i >= 0:
                 line, self.buf = self.buf[:i], self.buf[i + 1 :]
+                if self.skipping:
+                    log("skipped a line of %d bytes from the gateway: longer than %d" % (self.skipping + i + 1, self.RX_MAX))
+                    self.skipping = 0
+                    continue
                 if line.endswith(b"\r"):
                     line = line[:-1]
                 return line
-            if len(self.buf) > 300:
-                raise ConnectionFailed("a line from the gateway is longer than 300 bytes")
+            if len(self.buf) > self.RX_MAX:
+                self.skipping += len(self.buf)
+                self.buf = b""
             left = timeout_ms - _ticks_since(t0)
             if left <= 0:
                 return None
-            self.sock.settimeout(min(left, 200) / 1000.0)
+            feed()
             try:
-                chunk = self.sock.recv(256)
+                chunk = self.stream.recv(512, min(left, 200))
             except OSError as e:
                 if _is_timeout(e):
                     continue
                 raise ConnectionFailed("read: %s" % _reason(e))
+            if chunk is None:
+                continue
             if not chunk:
                 raise ConnectionFailed("connection closed by the gateway (EOF)")
             self.buf += chunk
@@ -513,14 +650,31 @@ class Client:
         self.connections = 0
         self.echo_mode = False
         self.backoff = Backoff(cfg["backoff_min"], cfg["backoff_max"])
+        self.message_cb = on_message
+        self.boot = count_boot(cfg["boot_file"])
+
+    def on_message(self, cb):
+        """cb(payload, client) is called for each `!msg PAYLOAD`: payload is
+        a str, or bytes when it is not UTF-8."""
+        self.message_cb = cb
+
+    def send(self, line):
+        """Queues line (a str without line breaks) as the next data line.
+        False when the outbox is full or the line holds a line break:
+        nothing is queued."""
+        if "\n" in line or "\r" in line or len(self.outbox) >= self.cfg["outbox_lines"]:
+            return False
+        seq = self.next_seq
+        self.next_seq += 1
+        self.outbox.append([seq, ("boot=%d seq=%d %s\n" % (self.boot, seq, line)).encode(), 0])
+        return True
 
     def done(self):
         return self.cfg["count"] > 0 and self.receipts >= self.cfg["count"]
 
     def produce(self):
-        """Queue the next data line when it is due, online or not. A full
-        outbox drops its oldest line if that one is not on the wire, else
-        the new one: receipts must come back in the order lines went out."""
+        """The example's producer: queue the next data line with send() when
+        it is due, online or not. A full outbox takes nothing more."""
         now = self.uptime.ms()
         if self.next_line_at is None:
             self.next_line_at = now
@@ -531,23 +685,14 @@ class Client:
             self.next_line_at = now
         if self.cfg["count"] > 0 and self.next_seq >= self.cfg["count"]:
             return
-        seq = self.next_seq
-        self.next_seq += 1
-        if len(self.outbox) >= self.cfg["outbox_lines"]:
-            self.dropped += 1
-            if self.in_flight == 0:
-                log("outbox full (%d lines): dropped seq=%d, the oldest, never receipted" % (len(self.outbox), self.outbox[0][0]))
-                self.outbox.pop(0)
-                if self.sent_once > 0:
-                    self.sent_once -= 1
-            else:
-                log("outbox full (%d lines, all sent, none receipted): dropped seq=%d, the new line" % (len(self.outbox), seq))
-                return
-        line = "seq=%d uptime_ms=%d" % (seq, now)
+        # The example's data; send() adds seq=. Your own data would go here.
+        line = "uptime_ms=%d" % now
         rssi = self.wifi.rssi()
         if rssi is not None:
             line += " rssi=%d" % rssi
-        self.outbox.append([seq, (line + "\n").encode(), 0])
+        if not self.send(line):
+            self.dropped += 1
+            log("outbox full (%d lines): line not queued" % len(self.outbox))
 
     def wait_before_retry(self, why):
         self.failures += 1
@@ -576,6 +721,7 @@ class Client:
         )
         t0 = _ticks()
         while not self.done():
+            feed()
             self.produce()
             if not self.wifi.join():
                 self.wait_before_retry("wifi not connected")
@@ -609,8 +755,9 @@ class Client:
 
     def write(self, sock, data):
         try:
-            send_all(sock, data)
+            sock.send_all(data, int(self.cfg["read_timeout"] * 1000))
         except OSError as e:
+            sock.abort()
             raise ConnectionFailed("write: %s" % _reason(e))
 
     def hello(self, sock, lines):
@@ -622,8 +769,12 @@ class Client:
         ans = lines.next(int(self.cfg["read_timeout"] * 1000))
         if ans is None:
             raise ConnectionFailed("no answer to the hello within %ss" % self.cfg["read_timeout"])
-        ans = ans.decode()
-        if ans == "!ok " + self.board_id:
+        try:
+            ans = ans.decode()
+        except UnicodeError:
+            raise ConnectionFailed("hello refused: %r" % ans[:60])
+        words = ans.split()
+        if len(words) >= 2 and words[0] == "!ok" and words[1] == self.board_id:  # by token: more may follow
             self.echo_mode = False
             log("hello ok: session as %s" % self.board_id)
         elif ans == h:
@@ -636,10 +787,17 @@ class Client:
         if self.echo_mode or not line.startswith(b"!"):
             self.on_receipt(line)
             return
-        text = line.decode()
+        try:
+            text = line.decode()
+        except UnicodeError:
+            # Not UTF-8: pass the bytes on rather than end the client.
+            log("msg (not UTF-8): %r" % line[5:65])
+            if line.startswith(b"!msg "):
+                self.message_cb(line[5:], self)
+            return
         if text.startswith("!msg "):
             log("msg: %s" % text[5:])
-            on_message(text[5:], self)
+            self.message_cb(text[5:], self)
         elif text == "!pong":
             self.ping_at = None
         elif text.startswith("!err "):
@@ -876,7 +1034,12 @@ def main(argv=None):
                 log("gatewayd_client: %s" % e)
             log(USAGE)
             return 2 if str(e) else 0
+    if ON_BOARD and not cfg["boot_file"]:
+        cfg["boot_file"] = "/gatewayd_boot"
     client = Client(cfg)
+    log("boot=%d" % client.boot)
+    if ON_BOARD:
+        run_on_board(client, cfg)  # never returns
     try:
         ok = client.run()
     except KeyboardInterrupt:
@@ -887,6 +1050,25 @@ def main(argv=None):
         )
         return 130
     return 0 if ok else 1
+
+
+def run_on_board(client, cfg):
+    """On a board: a watchdog (machine.WDT) that resets the board when the
+    client stops feeding it, and a catch-all: whatever ends run() (a bug,
+    MemoryError, a message the callback chokes on) is printed and the board
+    resets, to start clean and count a new boot, instead of sitting dead."""
+    global _wdt
+    if cfg["watchdog"] > 0:
+        _wdt = machine.WDT(timeout=int(cfg["watchdog"] * 1000))
+    try:
+        client.run()
+        log("run() returned: resetting")
+    except Exception as e:  # noqa: BLE001 - the catch-all is the point
+        log("fatal: %s: resetting the board" % _reason(e))
+        if hasattr(sys, "print_exception"):
+            sys.print_exception(e)
+    sleep_ms(1000)  # let the console show it
+    machine.reset()
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const src = fs.readFileSync(process.argv[2], "utf8");
 const mode = process.argv[3] || "session";
-if (!["session", "raw", "mdns"].includes(mode)) {
-  console.error(`run.mjs: mode ${JSON.stringify(mode)}: want session, raw or mdns`);
+if (!["session", "raw", "mdns", "tls", "tlshung", "board"].includes(mode)) {
+  console.error(`run.mjs: mode ${JSON.stringify(mode)}: want session, raw, mdns, tls, tlshung or board`);
   process.exit(2);
 }
 const mp = await loadMicroPython({

@@ -11,23 +11,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "WiFi.h"
+#include "hostshim_tcp.h"
 
-NetworkClient::~NetworkClient() { NetworkClient::stop(); }
+HOSTSHIM_TCP_CLIENT::~HOSTSHIM_TCP_CLIENT() { HOSTSHIM_TCP_CLIENT::stop(); }
 
-int NetworkClient::connect(IPAddress ip, uint16_t port) { return connect(ip, port, 3000); }
+int HOSTSHIM_TCP_CLIENT::connect(IPAddress ip, uint16_t port) { return connect(ip, port, 3000); }
 
-int NetworkClient::connect(IPAddress ip, uint16_t port, int32_t timeout_ms) {
+int HOSTSHIM_TCP_CLIENT::connect(IPAddress ip, uint16_t port, int32_t timeout_ms) {
   return connect(ip.toString().c_str(), port, timeout_ms);
 }
 
-int NetworkClient::connect(const char *host, uint16_t port) { return connect(host, port, 3000); }
+int HOSTSHIM_TCP_CLIENT::connect(const char *host, uint16_t port) { return connect(host, port, 3000); }
 
-int NetworkClient::connect(const char *host, uint16_t port, int32_t timeout_ms) {
+int HOSTSHIM_TCP_CLIENT::connect(const char *host, uint16_t port, int32_t timeout_ms) {
   return tcpConnect(host, port, timeout_ms);
 }
 
-int NetworkClient::tcpConnect(const char *host, uint16_t port, int32_t timeout_ms) {
+int HOSTSHIM_TCP_CLIENT::tcpConnect(const char *host, uint16_t port, int32_t timeout_ms) {
   stop();
   struct addrinfo hints = {}, *res = nullptr;
   hints.ai_family = AF_INET;  // lwIP on the board: IPv4 unless IPv6 is enabled
@@ -44,6 +44,11 @@ int NetworkClient::tcpConnect(const char *host, uint16_t port, int32_t timeout_m
     freeaddrinfo(res);
     return 0;
   }
+  // lwIP's send buffer on arduino-esp32 is small (CONFIG_LWIP_TCP_SND_BUF_DEFAULT
+  // 5744 bytes), so a gateway that stops reading blocks the board's writes
+  // soon; the host's default would hide that for megabytes.
+  int sndbuf = 5744;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
   if (rc != 0 && errno == EINPROGRESS) {
@@ -67,18 +72,35 @@ int NetworkClient::tcpConnect(const char *host, uint16_t port, int32_t timeout_m
   }
   fd_ = fd;
   eof_ = false;
+  resetOnClose_ = false;
   rxStart_ = rxEnd_ = 0;
   return 1;
 }
 
-int NetworkClient::setNoDelay(bool nodelay) {
+int HOSTSHIM_TCP_CLIENT::setSocketOption(int option, char *value, size_t len) {
+  return setSocketOption(SOL_SOCKET, option, (const void *)value, len);
+}
+
+// setSocketOption passes the option to the socket, as lwIP's setsockopt
+// does on the board. SO_LINGER {1, 0} makes the close that follows a reset,
+// which the shim also says on stderr.
+int HOSTSHIM_TCP_CLIENT::setSocketOption(int level, int option, const void *value, size_t len) {
+  int rc = setsockopt(fd_, level, option, value, (socklen_t)len);
+  if (rc == 0 && level == SOL_SOCKET && option == SO_LINGER && len >= sizeof(struct linger)) {
+    const struct linger *l = (const struct linger *)value;
+    resetOnClose_ = l->l_onoff && l->l_linger == 0;
+  }
+  return rc;
+}
+
+int HOSTSHIM_TCP_CLIENT::setNoDelay(bool nodelay) {
   int v = nodelay;
   return setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
 }
 
-size_t NetworkClient::write(uint8_t data) { return write(&data, 1); }
+size_t HOSTSHIM_TCP_CLIENT::write(uint8_t data) { return write(&data, 1); }
 
-size_t NetworkClient::write(const uint8_t *buf, size_t size) {
+size_t HOSTSHIM_TCP_CLIENT::write(const uint8_t *buf, size_t size) {
   size_t done = 0;
   uint32_t t0 = millis();
   while (fd_ >= 0 && done < size) {
@@ -97,7 +119,7 @@ size_t NetworkClient::write(const uint8_t *buf, size_t size) {
   return done;
 }
 
-bool NetworkClient::fill() {
+bool HOSTSHIM_TCP_CLIENT::fill() {
   if (fd_ < 0) return false;
   if (rxStart_ == rxEnd_) rxStart_ = rxEnd_ = 0;
   if (eof_ || rxEnd_ == sizeof rx_) return !eof_;
@@ -111,17 +133,17 @@ bool NetworkClient::fill() {
   return false;
 }
 
-int NetworkClient::available() {
+int HOSTSHIM_TCP_CLIENT::available() {
   fill();
   return (int)(rxEnd_ - rxStart_);
 }
 
-int NetworkClient::read() {
+int HOSTSHIM_TCP_CLIENT::read() {
   uint8_t b;
   return read(&b, 1) == 1 ? b : -1;
 }
 
-int NetworkClient::read(uint8_t *buf, size_t size) {
+int HOSTSHIM_TCP_CLIENT::read(uint8_t *buf, size_t size) {
   if (rxStart_ == rxEnd_) fill();
   size_t n = rxEnd_ - rxStart_;
   if (n == 0) return -1;
@@ -131,14 +153,18 @@ int NetworkClient::read(uint8_t *buf, size_t size) {
   return (int)n;
 }
 
-uint8_t NetworkClient::connected() {
+uint8_t HOSTSHIM_TCP_CLIENT::connected() {
   if (fd_ < 0) return 0;
   fill();
   return rxStart_ != rxEnd_ || !eof_;
 }
 
-void NetworkClient::stop() {
-  if (fd_ >= 0) close(fd_);
+void HOSTSHIM_TCP_CLIENT::stop() {
+  if (fd_ >= 0) {
+    if (resetOnClose_) std::fprintf(stderr, "hostshim: close with SO_LINGER 0: reset\n");
+    close(fd_);
+  }
+  resetOnClose_ = false;
   fd_ = -1;
   eof_ = false;
   rxStart_ = rxEnd_ = 0;

@@ -1,10 +1,13 @@
-// Arduino.h for the host shim: the part of the Arduino-ESP32 core API that
-// gatewayd_client.ino uses, on Linux, so the unchanged sketch compiles with
-// g++ and runs against a real gatewayd in tests. Not for boards.
-//
-// g++ -include Arduino.h stands in for what the Arduino build does (it adds
-// `#include <Arduino.h>` to the top of every .ino).
+// Arduino.h for the host shim: the part of the arduino-esp32 core API that
+// the GatewaydClient library and its example use, on Linux, so the
+// unchanged example builds with arduino-builder and runs against a real
+// gatewayd in tests. Not for boards. Declarations follow the real core's
+// (cores/esp32/Arduino.h, Esp.h, WString.h, IPAddress.h at 2.0.17 and
+// 3.0.x); where the two differ, ESP_ARDUINO_VERSION_MAJOR from the
+// variant's esp_arduino_version.h picks, as on a board.
 #pragma once
+
+#include "esp_arduino_version.h"
 
 #include <cstdarg>
 #include <cstddef>
@@ -60,13 +63,17 @@ class HardwareSerial {
   size_t printf(const char *fmt, ...) __attribute__((format(printf, 2, 3)));
   size_t print(const char *s);
   size_t println(const char *s);
+  size_t println();
   void flush();
 };
 extern HardwareSerial Serial;
 
-// EspClass: ESP.getEfuseMac() from HOSTSHIM_MAC (AA:BB:CC:DD:EE:FF).
+// EspClass: ESP.getEfuseMac() from HOSTSHIM_MAC (AA:BB:CC:DD:EE:FF), and
+// ESP.restart(), which reboots the "board": the program starts again from
+// its first instruction (exec), keeping only what NVS (Preferences) holds.
 class EspClass {
  public:
   uint64_t getEfuseMac();
+  void restart();
 };
 extern EspClass ESP;

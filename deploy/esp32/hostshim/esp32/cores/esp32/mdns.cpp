@@ -106,7 +106,11 @@ int MDNSResponder::queryService(const char *service, const char *proto) {
 
 String MDNSResponder::hostname(int idx) { return at(idx) ? String(at(idx)->host) : String(); }
 
+#if ESP_ARDUINO_VERSION_MAJOR >= 3
+IPAddress MDNSResponder::address(int idx) { return at(idx) ? at(idx)->ip : IPAddress(); }
+#else
 IPAddress MDNSResponder::IP(int idx) { return at(idx) ? at(idx)->ip : IPAddress(); }
+#endif
 
 uint16_t MDNSResponder::port(int idx) { return at(idx) ? at(idx)->port : 0; }
 

@@ -1,4 +1,4 @@
-// NetworkClientSecure backed by OpenSSL. It keeps what the board's mbedTLS
+// HOSTSHIM_TLS_CLIENT backed by OpenSSL. It keeps what the board's mbedTLS
 // client does: TLS 1.2 or 1.3, the server's chain checked against the CA
 // given to setCACert (a connect without one fails, unless setInsecure), the
 // name or address connected to checked against the certificate, and the
@@ -12,11 +12,11 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "NetworkClientSecure.h"
+#include "hostshim_tls.h"
 
 // fail records why a connect failed (for lastError) and says it on
 // stderr, as the board's log_e does on its debug console.
-int NetworkClientSecure::fail(const char *what, const char *detail) {
+int HOSTSHIM_TLS_CLIENT::fail(const char *what, const char *detail) {
   char buf[256] = "";
   if (!detail) {
     unsigned long e = ERR_get_error();
@@ -30,39 +30,79 @@ int NetworkClientSecure::fail(const char *what, const char *detail) {
   return 0;
 }
 
-int NetworkClientSecure::lastError(char *buf, const size_t size) {
+int HOSTSHIM_TLS_CLIENT::lastError(char *buf, const size_t size) {
   if (size > 0) std::snprintf(buf, size, "%s", lastErrText_);
   return lastErr_;
 }
 
-NetworkClientSecure::~NetworkClientSecure() { NetworkClientSecure::stop(); }
+HOSTSHIM_TLS_CLIENT::~HOSTSHIM_TLS_CLIENT() { HOSTSHIM_TLS_CLIENT::stop(); }
 
-int NetworkClientSecure::connect(const char *host, uint16_t port) { return connect(host, port, 3000); }
+void HOSTSHIM_TLS_CLIENT::setInsecure() { insecure_ = true; }
+void HOSTSHIM_TLS_CLIENT::setCACert(const char *rootCA) { ca_ = rootCA; }
+void HOSTSHIM_TLS_CLIENT::setCertificate(const char *client_ca) { cert_ = client_ca; }
+void HOSTSHIM_TLS_CLIENT::setPrivateKey(const char *private_key) { key_ = private_key; }
 
-int NetworkClientSecure::connect(const char *host, uint16_t port, int32_t timeout_ms) {
-  if (!tcpConnect(host, port, timeout_ms)) return 0;
-  if (!handshake(host, timeout_ms)) {
-    stop();
-    return 0;
-  }
-  return 1;
+// The real setHandshakeTimeout takes seconds.
+void HOSTSHIM_TLS_CLIENT::setHandshakeTimeout(unsigned long handshake_timeout) {
+  handshakeTimeoutMs_ = handshake_timeout * 1000;
 }
 
-int NetworkClientSecure::connect(IPAddress ip, uint16_t port, const char *host, const char *CA_cert,
+// The real client's default connect timeout (WIFI_CLIENT_DEF_CONN_TIMEOUT_MS).
+static const int32_t defaultTimeoutMs = 3000;
+
+int HOSTSHIM_TLS_CLIENT::connect(IPAddress ip, uint16_t port) { return connect(ip, port, defaultTimeoutMs); }
+
+int HOSTSHIM_TLS_CLIENT::connect(IPAddress ip, uint16_t port, int32_t timeout) {
+  String addr = ip.toString();
+  return open(addr.c_str(), port, addr.c_str(), timeout);
+}
+
+int HOSTSHIM_TLS_CLIENT::connect(const char *host, uint16_t port) { return connect(host, port, defaultTimeoutMs); }
+
+int HOSTSHIM_TLS_CLIENT::connect(const char *host, uint16_t port, int32_t timeout) {
+  return open(host, port, host, timeout);
+}
+
+int HOSTSHIM_TLS_CLIENT::connect(IPAddress ip, uint16_t port, const char *rootCABuff, const char *cli_cert,
+                                 const char *cli_key) {
+  return connect(ip, port, nullptr, rootCABuff, cli_cert, cli_key);
+}
+
+int HOSTSHIM_TLS_CLIENT::connect(const char *host, uint16_t port, const char *rootCABuff, const char *cli_cert,
+                                 const char *cli_key) {
+  ca_ = rootCABuff;
+  cert_ = cli_cert;
+  key_ = cli_key;
+  return open(host, port, host, defaultTimeoutMs);
+}
+
+// connect to an address, checking the certificate against host (the
+// address itself when host is NULL).
+int HOSTSHIM_TLS_CLIENT::connect(IPAddress ip, uint16_t port, const char *host, const char *CA_cert,
                                  const char *cert, const char *private_key) {
   ca_ = CA_cert;
   cert_ = cert;
   key_ = private_key;
-  if (!tcpConnect(ip.toString().c_str(), port, 3000)) return 0;
-  if (!handshake(host, 3000)) {
+  String addr = ip.toString();
+  return open(addr.c_str(), port, host ? host : addr.c_str(), defaultTimeoutMs);
+}
+
+int HOSTSHIM_TLS_CLIENT::open(const char *addr, uint16_t port, const char *verifyHost, int32_t timeout_ms) {
+  if (!tcpConnect(addr, port, timeout_ms)) {
+    fail("connect", std::strerror(errno));
+    return 0;
+  }
+  if (!handshake(verifyHost)) {
     stop();
     return 0;
   }
   return 1;
 }
 
-// handshake runs TLS on the connected socket fd_, waiting at most timeout_ms.
-int NetworkClientSecure::handshake(const char *host, int32_t timeout_ms) {
+// handshake runs TLS on the connected socket fd_, waiting at most the
+// handshake timeout.
+int HOSTSHIM_TLS_CLIENT::handshake(const char *host) {
+  int32_t timeout_ms = (int32_t)handshakeTimeoutMs_;
   if (!ca_ && !insecure_) {
     return fail("no CA certificate set (setCACert) and not insecure", "");
   }
@@ -129,9 +169,9 @@ int NetworkClientSecure::handshake(const char *host, int32_t timeout_ms) {
   return 1;
 }
 
-size_t NetworkClientSecure::write(uint8_t data) { return write(&data, 1); }
+size_t HOSTSHIM_TLS_CLIENT::write(uint8_t data) { return write(&data, 1); }
 
-size_t NetworkClientSecure::write(const uint8_t *buf, size_t size) {
+size_t HOSTSHIM_TLS_CLIENT::write(const uint8_t *buf, size_t size) {
   if (!ssl_) return 0;
   uint32_t t0 = millis();
   for (;;) {
@@ -149,7 +189,7 @@ size_t NetworkClientSecure::write(const uint8_t *buf, size_t size) {
   }
 }
 
-bool NetworkClientSecure::fill() {
+bool HOSTSHIM_TLS_CLIENT::fill() {
   if (!ssl_) return false;
   if (rxStart_ == rxEnd_) rxStart_ = rxEnd_ = 0;
   if (eof_ || rxEnd_ == sizeof rx_) return !eof_;
@@ -165,13 +205,13 @@ bool NetworkClientSecure::fill() {
   return false;
 }
 
-uint8_t NetworkClientSecure::connected() {
+uint8_t HOSTSHIM_TLS_CLIENT::connected() {
   if (!ssl_) return 0;
   fill();
   return rxStart_ != rxEnd_ || !eof_;
 }
 
-void NetworkClientSecure::stop() {
+void HOSTSHIM_TLS_CLIENT::stop() {
   if (ssl_) {
     if (established_) SSL_shutdown(ssl_);  // close_notify, only on a session that exists
     established_ = false;
@@ -182,5 +222,5 @@ void NetworkClientSecure::stop() {
     SSL_CTX_free(ctx_);
     ctx_ = nullptr;
   }
-  NetworkClient::stop();
+  HOSTSHIM_TCP_CLIENT::stop();
 }

@@ -25,8 +25,10 @@
 // Optional, TLS: paste the lines `gatewayctl pki board DIR ID` prints for
 // secrets.h here. They set GATEWAY_TLS 1, GATEWAY_CA_PEM (the CA that signed
 // the gateway's certificate), BOARD_ID, CLIENT_CERT_PEM and CLIENT_KEY_PEM.
-// GATEWAY_HOST must then be a name or address in the gateway's certificate
-// (`gatewayctl pki init -host ...`).
+// GATEWAY_HOST must then be a name in the gateway's certificate
+// (`gatewayctl pki init -host ...`), not an address: core 2.0.x never
+// matches an address. With GATEWAY_HOST "" the board checks the name the
+// gateway advertises over mDNS (e.g. raspberrypi.local).
 // #define GATEWAY_TLS 1
 // #define GATEWAY_CA_PEM "-----BEGIN CERTIFICATE-----\n" ...
 // #define CLIENT_CERT_PEM "-----BEGIN CERTIFICATE-----\n" ...
@@ -39,8 +41,16 @@
 // #define STATUS_LED_ACTIVE_LOW 1
 
 // Optional: milliseconds between data lines (default 5000), lines kept
-// without a receipt (default 32, about 100 bytes of RAM each), and the
-// silence after which the board sends !ping (default 15000; 0 = never).
+// without a receipt (default 32, 256 bytes of RAM each), and the silence
+// after which the board sends !ping (default 15000; 0 = never).
 // #define SEND_INTERVAL_MS 5000
 // #define OUTBOX_LINES 32
 // #define PING_IDLE_MS 15000
+
+// Optional: the longest TLS handshake (default 10000 ms; the core's own
+// default is 120 s), the task watchdog on loop() (default 60000 ms; 0 =
+// leave the core's alone), and the time without a session after which the
+// board restarts (default 900000 ms = 15 min; 0 = never).
+// #define HANDSHAKE_TIMEOUT_MS 10000
+// #define WATCHDOG_MS 60000
+// #define REBOOT_OFFLINE_MS 900000
