@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"net/url"
+	"slices"
 	"time"
 
 	"github.com/gatewayd/gatewayd/configs"
@@ -19,8 +21,14 @@ const bridgeClose = 5 * time.Second
 
 // bridgeConfig is the bridge's view of the mqtt: section.
 func bridgeConfig(m configs.MQTTSettings) bridge.Config {
+	var more []string
+	for _, u := range m.Brokers[1:] {
+		more = append(more, u.String())
+	}
 	return bridge.Config{
 		Broker:        m.Broker.String(),
+		Brokers:       more,
+		MaxLineBytes:  m.MaxLineBytes,
 		GatewayID:     m.GatewayID,
 		TopicPrefix:   m.TopicPrefix,
 		Username:      m.Username,
@@ -45,7 +53,7 @@ func (d *daemon) startBridge() (func(), error) {
 		return nil, err
 	}
 	d.bridge, d.mqtt = b, m
-	d.srv.Uplink = b
+	d.srv.Uplink = syncUplink{b}
 	h := &d.srv.Hooks
 	up, down := h.BoardUp, h.BoardDown
 	h.BoardUp = func(id string, remote netip.AddrPort) {
@@ -109,7 +117,8 @@ func (d *daemon) reloadBridge(m configs.MQTTSettings) configs.MQTTSettings {
 
 // sameBridge says whether a and b configure the bridge alike.
 func sameBridge(a, b configs.MQTTSettings) bool {
-	return a.Broker.String() == b.Broker.String() && a.GatewayID == b.GatewayID &&
+	return slices.EqualFunc(a.Brokers, b.Brokers, func(x, y *url.URL) bool { return x.String() == y.String() }) &&
+		a.GatewayID == b.GatewayID && a.MaxLineBytes == b.MaxLineBytes &&
 		a.TopicPrefix == b.TopicPrefix && a.Username == b.Username && a.Password == b.Password &&
 		a.CAFile == b.CAFile && a.RootCAs.Equal(b.RootCAs) &&
 		a.QueueDir == b.QueueDir && a.QueueMaxBytes == b.QueueMaxBytes
@@ -121,7 +130,7 @@ func (d *daemon) bridgeTotals() metrics.BridgeTotals {
 	return metrics.BridgeTotals{
 		Broker: st.Broker, Connected: st.Connected,
 		QueueMessages: st.QueueMessages, QueueBytes: st.QueueBytes,
-		Published: st.Published, Acked: st.Acked, NoSubscribers: st.NoSubscribers,
+		Published: st.Published, Acked: st.Acked, DeadLetters: st.DeadLetters,
 		Spooled: st.Spooled, Redelivered: st.Redelivered,
 		DownlinkDelivered: st.DownlinkDelivered, DownlinkDropped: st.DownlinkDropped,
 	}
@@ -145,4 +154,25 @@ func (d *daemon) brokerStatus() string {
 	return s
 }
 
-var _ gateway.Uplink = (*bridge.Bridge)(nil)
+// syncUplink is TEMPORARY: package gateway on this branch still calls
+// the synchronous Send(ctx, board, line) error, while the bridge now
+// implements the pipelined Send(ctx, board, line, done). It waits for
+// done, so a board gets its receipt exactly as before. The lead removes
+// it when merging the session side's pipelined Uplink, wiring the bridge
+// directly (d.srv.Uplink = b).
+type syncUplink struct{ b *bridge.Bridge }
+
+func (u syncUplink) Send(ctx context.Context, board string, line []byte) error {
+	ch := make(chan error, 1)
+	if err := u.b.Send(ctx, board, line, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the line may still be delivered: at least once
+	}
+}
+
+var _ gateway.Uplink = syncUplink{}

@@ -15,6 +15,7 @@ const (
 	CodeReplaced         Code = "replaced"
 	CodeUnknownCommand   Code = "unknown-command"
 	CodeReserved         Code = "reserved"
+	CodeTooLarge              = "too-large"
 )
 
 // Error is a protocol error: the Code for the wire and a short text for a

@@ -44,7 +44,7 @@ func BenchmarkSend(b *testing.B) {
 					defer wg.Done()
 					board := fmt.Sprintf("b%d", i)
 					for range n {
-						if err := br.Send(context.Background(), board, line); err != nil {
+						if err := sendSync(br, context.Background(), board, line); err != nil {
 							b.Error(err)
 							return
 						}

@@ -10,26 +10,26 @@ type Stats struct {
 	QueueBytes        int64
 	Published         uint64 // PUBLISH packets sent for lines, first tries and from the spool
 	Acked             uint64 // PUBACKs received for them
-	NoSubscribers     uint64 // of those, PUBACKs saying no subscriber matched (0x10)
 	Spooled           uint64 // lines written to the spool
 	Redelivered       uint64 // lines published from the spool
 	DownlinkDelivered uint64
 	DownlinkDropped   uint64 // the board was not connected
+	DeadLetters       uint64 // lines in the dead-letter file
 }
 
 // Stats returns the current figures.
 func (b *Bridge) Stats() Stats {
 	b.mu.Lock()
-	s := Stats{Connected: b.connected, Broker: b.broker.addr}
+	s := Stats{Connected: b.link != nil, Broker: b.broker.addr}
 	b.mu.Unlock()
 	s.QueueMessages, s.QueueBytes = b.q.Len()
 	s.Published = b.stats.published.Load()
 	s.Acked = b.stats.acked.Load()
-	s.NoSubscribers = b.stats.noSubscribers.Load()
 	s.Spooled = b.stats.spooled.Load()
 	s.Redelivered = b.stats.redelivered.Load()
 	s.DownlinkDelivered = b.stats.downDelivered.Load()
 	s.DownlinkDropped = b.stats.downDropped.Load()
+	s.DeadLetters = b.stats.deadLetters.Load()
 	return s
 }
 
@@ -38,7 +38,7 @@ func (b *Bridge) Stats() Stats {
 func (b *Bridge) Health() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.connected {
+	if b.link != nil {
 		return nil
 	}
 	return fmt.Errorf("bridge: broker unreachable: %s", b.broker.addr)
