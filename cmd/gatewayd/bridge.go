@@ -11,6 +11,7 @@ import (
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/bridge"
+	"github.com/gatewayd/gatewayd/gateway/control"
 	"github.com/gatewayd/gatewayd/gateway/metrics"
 )
 
@@ -133,6 +134,20 @@ func (d *daemon) bridgeTotals() metrics.BridgeTotals {
 		Published: st.Published, Acked: st.Acked, DeadLetters: st.DeadLetters,
 		Spooled: st.Spooled, Redelivered: st.Redelivered,
 		DownlinkDelivered: st.DownlinkDelivered, DownlinkDropped: st.DownlinkDropped,
+	}
+}
+
+// deadLetters is GET /v1/mqtt/dead-letters: the lines the broker refused,
+// read from queueDir's dead-letter file (the queue directory never
+// changes while gatewayd runs).
+func deadLetters(queueDir string) func() ([]control.DeadLetter, error) {
+	return func() ([]control.DeadLetter, error) {
+		dl, err := bridge.ReadDeadLetters(queueDir)
+		out := make([]control.DeadLetter, len(dl))
+		for i, x := range dl {
+			out[i] = control.DeadLetter{Board: x.Board, Line: x.Line}
+		}
+		return out, err
 	}
 }
 

@@ -49,7 +49,8 @@ type Bridge struct {
 	careful   bool // the drain sends one line at a time (after a failed pass)
 	refusals  int  // connections lost in a row with the spool's head alone in flight
 	onWire    atomic.Int64
-	takenOver time.Time // when the takeover warning was last logged
+	probedAt  atomic.Int64 // UnixNano when the drain last sent a suspect line alone; 0 once acknowledged
+	takenOver time.Time    // when the takeover warning was last logged
 
 	stats counters
 }

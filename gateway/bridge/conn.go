@@ -23,6 +23,10 @@ const connectTimeout = 10 * time.Second
 // session over) backs off further each time, as when the broker is down.
 const stableAfter = time.Minute
 
+// probeWindow is how soon after the drain sends a suspect line alone
+// the broker must close the connection for that to count as refusing it.
+const probeWindow = 2 * time.Second
+
 // takeoverEvery spaces the takeover warnings.
 const takeoverEvery = time.Minute
 
@@ -113,6 +117,7 @@ func (b *Bridge) keepConnected(ctx context.Context, cfg Config, brs []broker) {
 			lk.markLost(context.Canceled)
 		}
 		quiet := b.onWire.Load() == 0
+		probed := b.probedAt.Load()
 		b.disconnected(lk)
 		lk.client.Disconnect(0)
 		if ctx.Err() != nil {
@@ -121,7 +126,13 @@ func (b *Bridge) keepConnected(ctx context.Context, cfg Config, brs []broker) {
 		if quiet && closedByPeer(lk.err) {
 			suspect = &lk.br
 		}
-		if time.Since(lk.up) >= stableAfter {
+		// A connection that lasted, or that the broker closed right after
+		// the drain sent it one suspect line alone (a refusal, counted
+		// towards the dead letters), starts the backoff again from the
+		// shortest delay: the five tries of a refused line take seconds,
+		// not minutes.
+		refused := probed != 0 && time.Since(time.Unix(0, probed)) < probeWindow && closedByPeer(lk.err)
+		if time.Since(lk.up) >= stableAfter || refused {
 			fails = 0
 		}
 		fails++

@@ -110,6 +110,7 @@ func (b *Bridge) drain(lk *link) (progressed bool) {
 				b.mu.Lock()
 				b.careful, b.refusals = false, 0
 				b.mu.Unlock()
+				b.probedAt.Store(0)
 				careful = false
 			}
 		}
@@ -135,6 +136,9 @@ func (b *Bridge) drain(lk *link) (progressed bool) {
 					b.stats.redelivered.Add(1)
 					b.stats.published.Add(1)
 					it.board, it.line = board, line
+					if careful {
+						b.probedAt.Store(time.Now().UnixNano())
+					}
 					it.tok = lk.client.Publish(topic, 1, false, line)
 					it.deadline = time.Now().Add(timeout)
 				}
@@ -190,12 +194,14 @@ func (b *Bridge) drain(lk *link) (progressed bool) {
 func (b *Bridge) drainFailed(lk *link, window []*drainItem, careful bool, err error) {
 	b.log.Debug("bridge: draining stopped", "err", err)
 	lost := false
-	select {
-	case <-lk.lost:
-		lost = true
-	case <-time.After(time.Second):
-		// A refused line's connection is closed by the broker; paho may
-		// complete the token a moment before it reports the loss.
+	if err != errAckTimeout {
+		select {
+		case <-lk.lost:
+			lost = true
+		case <-time.After(time.Second):
+			// A refused line's connection is closed by the broker; paho
+			// may complete the token a moment before it reports the loss.
+		}
 	}
 	b.mu.Lock()
 	b.careful = true
