@@ -22,6 +22,10 @@ import (
 // Writing late weakens no receipt: a receipt waits for the PUBACK, which
 // cannot come before the PUBLISH is written. The byte stream is the same,
 // in the same order: paho writes one packet per Write.
+//
+// Measured on paho.mqtt.golang (BenchmarkSend, 2 cores shared, 50,000
+// lines): 100 boards 17-20 µs of CPU a line with it, 28 µs without; one
+// board 53 µs against 58-61. It stays.
 type batchConn struct {
 	net.Conn
 	r *bufio.Reader
@@ -35,6 +39,10 @@ type batchConn struct {
 	err     error  // the first write error, which every later Write returns
 	closed  bool
 }
+
+// batchWrites is off only in BenchmarkSend's plain-connection runs, which
+// measure what batchConn saves.
+var batchWrites = true
 
 // batchReadBytes is the read buffer: a few hundred PUBACKs, or a downlink
 // of a typical size.
@@ -75,6 +83,9 @@ func dialBroker(ctx context.Context, br broker) (net.Conn, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !batchWrites {
+		return nc, nil
 	}
 	return newBatchConn(nc), nil
 }
