@@ -171,4 +171,3 @@ func benchPipelined(b *testing.B, conf string) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	})
 }
-
