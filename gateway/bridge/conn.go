@@ -223,7 +223,7 @@ func (b *Bridge) disconnected(lk *link) {
 		return
 	}
 	b.link = nil
-	if !b.closed {
+	if !b.closed && !errors.Is(lk.err, context.Canceled) { // not Close or Reconfigure
 		b.log.Warn("bridge: lost the broker", "broker", lk.br.addr, "err", lk.err)
 	}
 	b.broadcast()
