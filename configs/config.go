@@ -71,15 +71,16 @@ type Boards struct {
 }
 
 type MQTT struct {
-	Broker        string `yaml:"broker"`
-	GatewayID     string `yaml:"gateway_id"`
-	TopicPrefix   string `yaml:"topic_prefix"`
-	Username      string `yaml:"username"`
-	PasswordFile  string `yaml:"password_file"`
-	CAFile        string `yaml:"ca_file"`
-	QueueDir      string `yaml:"queue_dir"`
-	QueueMaxBytes int    `yaml:"queue_max_bytes"`
-	QueueSync     string `yaml:"queue_sync"`
+	Broker        Brokers `yaml:"broker"`
+	MaxLineBytes  int     `yaml:"max_line_bytes"`
+	GatewayID     string  `yaml:"gateway_id"`
+	TopicPrefix   string  `yaml:"topic_prefix"`
+	Username      string  `yaml:"username"`
+	PasswordFile  string  `yaml:"password_file"`
+	CAFile        string  `yaml:"ca_file"`
+	QueueDir      string  `yaml:"queue_dir"`
+	QueueMaxBytes int     `yaml:"queue_max_bytes"`
+	QueueSync     string  `yaml:"queue_sync"`
 }
 
 type TLS struct {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gatewayd/gatewayd/gateway"
+	"github.com/gatewayd/gatewayd/gateway/bridge"
 )
 
 // Default MQTT ports (IANA), used when the broker URL leaves the port out.
@@ -31,26 +32,40 @@ func (c *Config) mqtt(b *builder, framing gateway.Framing) MQTTSettings {
 		QueueDir:      m.QueueDir,
 		QueueMaxBytes: int64(m.QueueMaxBytes),
 		QueueSync:     m.QueueSync,
+		MaxLineBytes:  m.MaxLineBytes,
 	}
-	if m.Broker != "" {
-		u, err := parseBroker(m.Broker)
-		if err != nil {
-			b.add("mqtt.broker", "%v", err)
+	seen := map[string]bool{}
+	for i, raw := range m.Broker {
+		key := "mqtt.broker"
+		if len(m.Broker) > 1 {
+			key = fmt.Sprintf("mqtt.broker[%d]", i)
 		}
-		s.Broker = u
+		u, err := parseBroker(raw)
+		switch {
+		case err != nil:
+			b.add(key, "%v", err)
+		case seen[u.String()]:
+			b.add(key, "%s is in the list twice", u)
+		default:
+			seen[u.String()] = true
+			s.Brokers = append(s.Brokers, u)
+		}
+	}
+	if len(s.Brokers) > 0 {
+		s.Broker = s.Brokers[0]
 		if framing != gateway.FramingLine {
 			b.add("mqtt.broker", "the MQTT bridge needs framing: line")
 		}
 	}
+	if m.MaxLineBytes <= 0 {
+		b.add("mqtt.max_line_bytes", "must be more than 0, got %d", m.MaxLineBytes)
+	}
 	if s.GatewayID == "" && s.Broker != nil {
-		host, err := os.Hostname()
-		switch {
-		case err != nil:
-			b.add("mqtt.gateway_id", "empty, and the host name to use instead is unknown: %v", err)
-		case host == "":
-			b.add("mqtt.gateway_id", "empty, and so is the host name to use instead: set one")
+		id, err := bridge.DefaultGatewayID(machineIDFile)
+		if err != nil {
+			b.add("mqtt.gateway_id", "empty, and %v", err)
 		}
-		s.GatewayID = host
+		s.GatewayID = id
 	} else if s.GatewayID != "" {
 		if err := checkTopicLevels(s.GatewayID, false); err != nil {
 			b.add("mqtt.gateway_id", "%v", err)
@@ -88,6 +103,10 @@ func (c *Config) mqtt(b *builder, framing gateway.Framing) MQTTSettings {
 	}
 	return s
 }
+
+// machineIDFile is read for the default gateway ID on a host with a
+// generic name; tests point it elsewhere.
+var machineIDFile = bridge.MachineIDFile
 
 // defaultQueueDir is $STATE_DIRECTORY/queue under systemd (which sets it
 // from StateDirectory=, possibly to several paths joined by colons), else

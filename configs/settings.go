@@ -49,12 +49,16 @@ type BoardSettings struct {
 type MQTTSettings struct {
 	// Broker is mqtt://HOST:PORT or mqtts://HOST:PORT, the port always
 	// written (1883 or 8883 when the file left it out).
-	Broker      *url.URL
-	GatewayID   string // the host name when the file leaves it empty
-	TopicPrefix string
-	Username    string
-	Password    string // read from password_file, its trailing newline cut
-	CAFile      string
+	Broker *url.URL
+	// Brokers is every broker of the list, Broker first: the bridge uses
+	// the first that answers and fails over to the next.
+	Brokers      []*url.URL
+	MaxLineBytes int    // a longer line is answered !err too-large
+	GatewayID    string // the host name when the file leaves it empty
+	TopicPrefix  string
+	Username     string
+	Password     string // read from password_file, its trailing newline cut
+	CAFile       string
 	// RootCAs holds ca_file's certificates; nil means the system roots.
 	RootCAs       *x509.CertPool
 	QueueDir      string

@@ -94,7 +94,7 @@ func TestPart2Defaults(t *testing.T) {
 	if !reflect.DeepEqual(s.Boards, wantBoards) {
 		t.Errorf("Boards = %+v, want %+v", s.Boards, wantBoards)
 	}
-	wantMQTT := MQTTSettings{TopicPrefix: "gatewayd", QueueDir: "gatewayd-queue", QueueMaxBytes: 64 << 20, QueueSync: "interval"}
+	wantMQTT := MQTTSettings{TopicPrefix: "gatewayd", QueueDir: "gatewayd-queue", QueueMaxBytes: 64 << 20, MaxLineBytes: 65536, QueueSync: "interval"}
 	if !reflect.DeepEqual(s.MQTT, wantMQTT) {
 		t.Errorf("MQTT = %+v, want %+v", s.MQTT, wantMQTT)
 	}
@@ -143,8 +143,8 @@ func TestPart2Keys(t *testing.T) {
 			if m.RootCAs == nil {
 				return "RootCAs nil"
 			}
-			m.RootCAs, m.Broker = nil, nil
-			return want(m, MQTTSettings{GatewayID: "pi-1", TopicPrefix: "home/gw", Username: "u", Password: "s3cret", CAFile: files["cert.pem"], QueueDir: "/var/q", QueueMaxBytes: 1024, QueueSync: "commit"})
+			m.RootCAs, m.Broker, m.Brokers = nil, nil, nil
+			return want(m, MQTTSettings{GatewayID: "pi-1", TopicPrefix: "home/gw", Username: "u", Password: "s3cret", CAFile: files["cert.pem"], QueueDir: "/var/q", QueueMaxBytes: 1024, MaxLineBytes: 65536, QueueSync: "commit"})
 		}},
 		{"password CRLF", "mqtt:\n  password_file: {pw-crlf}\n", func(s Settings) string { return want(s.MQTT.Password, "s3cret") }},
 		{"password kept as is", "mqtt:\n  password_file: {pw-bare}\n", func(s Settings) string { return want(s.MQTT.Password, " two words ") }},
@@ -212,6 +212,11 @@ func TestPart2Problems(t *testing.T) {
 		{"broker port", "framing: line\nmqtt:\n  broker: mqtt://b:99999\n", []string{`f.yaml:3: mqtt.broker: "mqtt://b:99999": port must be a number from 1 to 65535`}},
 		{"broker empty port", "framing: line\nmqtt:\n  broker: \"mqtt://b:\"\n", []string{`f.yaml:3: mqtt.broker: "mqtt://b:": port must be a number from 1 to 65535`}},
 		{"broker user", "framing: line\nmqtt:\n  broker: mqtt://u:p@b\n", []string{`f.yaml:3: mqtt.broker: "mqtt://u:p@b": put the user in mqtt.username`}},
+		{"broker list item", "framing: line\nmqtt:\n  broker:\n    - mqtt://a\n    - tcp://b\n", []string{`f.yaml:4: mqtt.broker[1]: "tcp://b": the scheme must be mqtt:// or mqtts://`}},
+		{"broker list twice", "framing: line\nmqtt:\n  broker: [mqtt://a, \"mqtt://a:1883\"]\n", []string{`f.yaml:3: mqtt.broker[1]: mqtt://a:1883 is in the list twice`}},
+		{"broker list not URLs", "framing: line\nmqtt:\n  broker: [mqtt://a, [x]]\n", []string{`f.yaml:3: mqtt.broker: item 2 (line 3): want a URL`}},
+		{"broker mapping", "framing: line\nmqtt:\n  broker: {a: b}\n", []string{`f.yaml:3: mqtt.broker: want a URL or a list of URLs`}},
+		{"max_line_bytes", "mqtt:\n  max_line_bytes: 0\n", []string{`f.yaml:2: mqtt.max_line_bytes: must be more than 0, got 0`}},
 		{"broker path", "framing: line\nmqtt:\n  broker: mqtt://b/x\n", []string{`f.yaml:3: mqtt.broker: "mqtt://b/x": want only mqtt://HOST:PORT`}},
 		{"broker not a URL", "framing: line\nmqtt:\n  broker: \"mqtt://b%zz\"\n", []string{`f.yaml:3: mqtt.broker: "mqtt://b%zz" is not a URL`}},
 		{"gateway_id slash", "mqtt:\n  gateway_id: a/b\n", []string{`f.yaml:2: mqtt.gateway_id: "a/b": one topic level, without /`}},

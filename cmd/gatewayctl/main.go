@@ -67,6 +67,7 @@ var commands = []command{
 	{"boards", "[-socket PATH]", "the connected boards, one row each", boardsFlags},
 	{"tell", "[-socket PATH] ID MESSAGE", "deliver a message to a connected board", tellFlags},
 	{"reload", "[-socket PATH]", "have the daemon reload its configuration, and wait for the outcome", reloadFlags},
+	{"queue", "dead [-socket PATH]", "the lines the MQTT broker refused (dead letters)", queueFlags},
 	{"pki", "init [-renew] [-host NAME|IP]... DIR | board [-renew] DIR ID", "make the CA and certificates for TLS", pkiFlags},
 }
 
@@ -134,7 +135,8 @@ func help(args []string, stdout, stderr io.Writer) error {
 // has no flags of its own: `help CMD` lists the subcommands, `help CMD SUB`
 // prints SUB's flags.
 var subcommandHelp = map[string]func(args []string, stdout, stderr io.Writer) error{
-	"pki": pkiHelp,
+	"pki":   pkiHelp,
+	"queue": queueHelp,
 }
 
 func (c command) flagSet(out io.Writer) *flag.FlagSet {

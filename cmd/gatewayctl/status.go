@@ -242,7 +242,7 @@ func fromMetrics(addr string, h health, m metrics) summary {
 	if f := m["gatewayd_mqtt_connected"]; f != nil {
 		connected, _ := m.value("gatewayd_mqtt_connected")
 		s.broker = brokerLine(m.label("gatewayd_mqtt_connected", "broker"), connected == 1,
-			num("gatewayd_mqtt_queue_messages"), num("gatewayd_mqtt_queue_bytes"))
+			num("gatewayd_mqtt_queue_messages"), num("gatewayd_mqtt_queue_bytes"), num("gatewayd_mqtt_dead_letters_total"))
 	}
 	if m["gatewayd_connections_rejected_total"] != nil {
 		by := map[string]uint64{}
@@ -259,7 +259,7 @@ func fromControl(socket string, st control.Status) summary {
 	n := func(v uint64) string { return fmt.Sprint(v) }
 	broker := ""
 	if b := st.MQTT; b != nil {
-		broker = brokerLine(b.Broker, b.Connected, fmt.Sprint(b.QueueMessages), fmt.Sprint(b.QueueBytes))
+		broker = brokerLine(b.Broker, b.Connected, fmt.Sprint(b.QueueMessages), fmt.Sprint(b.QueueBytes), fmt.Sprint(b.DeadLetters))
 	}
 	return summary{
 		broker:  broker,
@@ -298,13 +298,18 @@ func writeStatus(w io.Writer, s summary) {
 }
 
 // brokerLine says where the MQTT bridge publishes, whether it is
-// connected and what its on-disk queue holds.
-func brokerLine(addr string, connected bool, msgs, bytes string) string {
+// connected, what its on-disk queue holds and how many lines the broker
+// refused (shown only when there are any: see `gatewayctl queue dead`).
+func brokerLine(addr string, connected bool, msgs, bytes, dead string) string {
 	state := "connected"
 	if !connected {
 		state = "UNREACHABLE"
 	}
-	return fmt.Sprintf("%s %s, %s queued (%s bytes)", addr, state, msgs, bytes)
+	s := fmt.Sprintf("%s %s, %s queued (%s bytes)", addr, state, msgs, bytes)
+	if dead != "0" && dead != "n/a" {
+		s += fmt.Sprintf(", %s DEAD LETTERS (gatewayctl queue dead)", dead)
+	}
+	return s
 }
 
 // rejected says how many connections were refused, and why.

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/bridge"
+	"github.com/gatewayd/gatewayd/gateway/control"
 	"github.com/gatewayd/gatewayd/gateway/metrics"
 )
 
@@ -20,8 +23,14 @@ const bridgeClose = 5 * time.Second
 
 // bridgeConfig is the bridge's view of the mqtt: section.
 func bridgeConfig(m configs.MQTTSettings) bridge.Config {
+	var more []string
+	for _, u := range m.Brokers[1:] {
+		more = append(more, u.String())
+	}
 	return bridge.Config{
 		Broker:        m.Broker.String(),
+		Brokers:       more,
+		MaxLineBytes:  m.MaxLineBytes,
 		GatewayID:     m.GatewayID,
 		TopicPrefix:   m.TopicPrefix,
 		Username:      m.Username,
@@ -47,7 +56,7 @@ func (d *daemon) startBridge() (func(), error) {
 		return nil, err
 	}
 	d.bridge, d.mqtt = b, m
-	d.srv.Uplink = syncUplink{b}
+	d.srv.Uplink = b
 	h := &d.srv.Hooks
 	up, down := h.BoardUp, h.BoardDown
 	h.BoardUp = func(id string, remote netip.AddrPort) {
@@ -111,7 +120,8 @@ func (d *daemon) reloadBridge(m configs.MQTTSettings) configs.MQTTSettings {
 
 // sameBridge says whether a and b configure the bridge alike.
 func sameBridge(a, b configs.MQTTSettings) bool {
-	return a.Broker.String() == b.Broker.String() && a.GatewayID == b.GatewayID &&
+	return slices.EqualFunc(a.Brokers, b.Brokers, func(x, y *url.URL) bool { return x.String() == y.String() }) &&
+		a.GatewayID == b.GatewayID && a.MaxLineBytes == b.MaxLineBytes &&
 		a.TopicPrefix == b.TopicPrefix && a.Username == b.Username && a.Password == b.Password &&
 		a.CAFile == b.CAFile && a.RootCAs.Equal(b.RootCAs) &&
 		a.QueueDir == b.QueueDir && a.QueueMaxBytes == b.QueueMaxBytes && a.QueueSync == b.QueueSync
@@ -123,11 +133,25 @@ func (d *daemon) bridgeTotals() metrics.BridgeTotals {
 	return metrics.BridgeTotals{
 		Broker: st.Broker, Connected: st.Connected,
 		QueueMessages: st.QueueMessages, QueueBytes: st.QueueBytes,
-		Published: st.Published, Acked: st.Acked, NoSubscribers: st.NoSubscribers,
+		Published: st.Published, Acked: st.Acked, DeadLetters: st.DeadLetters,
 		Spooled: st.Spooled, Redelivered: st.Redelivered,
 		DownlinkDelivered: st.DownlinkDelivered, DownlinkDropped: st.DownlinkDropped,
 		QueueCorruptRecords: st.QueueCorruptRecords, QueueFsyncErrors: st.QueueFsyncErrors, QueueNoSpaceErrors: st.QueueNoSpaceErrors,
 		Health: d.bridge.Health(),
+	}
+}
+
+// deadLetters is GET /v1/mqtt/dead-letters: the lines the broker refused,
+// read from queueDir's dead-letter file (the queue directory never
+// changes while gatewayd runs).
+func deadLetters(queueDir string) func() ([]control.DeadLetter, error) {
+	return func() ([]control.DeadLetter, error) {
+		dl, err := bridge.ReadDeadLetters(queueDir)
+		out := make([]control.DeadLetter, len(dl))
+		for i, x := range dl {
+			out[i] = control.DeadLetter{Board: x.Board, Line: x.Line}
+		}
+		return out, err
 	}
 }
 
@@ -157,17 +181,4 @@ func (d *daemon) brokerStatus() string {
 	return s
 }
 
-// syncUplink adapts the bridge's synchronous Send, which returns once the
-// line is safe, to gateway.Uplink: done is called before Send returns.
-// It goes once the bridge implements gateway.Uplink itself.
-type syncUplink struct{ b *bridge.Bridge }
-
-func (u syncUplink) Send(ctx context.Context, board string, line []byte, done func(error)) error {
-	if err := u.b.Send(ctx, board, line); err != nil {
-		return err
-	}
-	done(nil)
-	return nil
-}
-
-var _ gateway.Uplink = syncUplink{}
+var _ gateway.Uplink = (*bridge.Bridge)(nil)

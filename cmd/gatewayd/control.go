@@ -43,6 +43,9 @@ func (d *daemon) startControl() (func(), error) {
 		return nil, err
 	}
 	srv := &control.Server{Status: d.controlStatus, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Reload: d.reloadNow, Logger: d.log}
+	if d.bridge != nil {
+		srv.DeadLetters = deadLetters(d.mqtt.QueueDir)
+	}
 	d.log.Info("control socket listening", "path", path)
 	return d.serveHTTP("control socket", func() error { return srv.Serve(l) }, srv.Shutdown), nil
 }
@@ -64,7 +67,7 @@ func (d *daemon) controlStatus() control.Status {
 	}
 	if d.bridge != nil {
 		b := d.bridge.Stats()
-		s.MQTT = &control.MQTT{Broker: b.Broker, Connected: b.Connected, QueueMessages: b.QueueMessages, QueueBytes: b.QueueBytes, Published: b.Published, Acknowledged: b.Acked}
+		s.MQTT = &control.MQTT{Broker: b.Broker, Connected: b.Connected, QueueMessages: b.QueueMessages, QueueBytes: b.QueueBytes, Published: b.Published, Acknowledged: b.Acked, DeadLetters: b.DeadLetters}
 	}
 	if err := d.healthy(); err != nil && !errors.Is(err, gateway.ErrServerClosed) {
 		s.Healthy, s.Health = false, err.Error()

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/packets"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // loopbackPair is a real TCP connection on 127.0.0.1: ours and the peer's.
@@ -60,13 +60,13 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-func publishPacket(i int) *packets.Publish {
-	return &packets.Publish{
-		QoS:      1,
-		PacketID: uint16(i + 1),
-		Topic:    fmt.Sprintf("p/g/b%d/up", i%7),
-		Payload:  []byte(fmt.Sprintf("seq=%d %s", i, bytes.Repeat([]byte("x"), i%300))),
-	}
+func publishPacket(i int) *packets.PublishPacket {
+	p := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
+	p.Qos = 1
+	p.MessageID = uint16(i + 1)
+	p.TopicName = fmt.Sprintf("p/g/b%d/up", i%7)
+	p.Payload = []byte(fmt.Sprintf("seq=%d %s", i, bytes.Repeat([]byte("x"), i%300)))
+	return p
 }
 
 // readPublishes reads n PUBLISH packets from r and checks each is the
@@ -79,15 +79,15 @@ func readPublishes(t *testing.T, r io.Reader, n int) {
 		if err != nil {
 			t.Fatalf("after %d packets: %v", len(seen), err)
 		}
-		p, ok := cp.Content.(*packets.Publish)
+		p, ok := cp.(*packets.PublishPacket)
 		if !ok {
-			t.Fatalf("read a %T, want a PUBLISH", cp.Content)
+			t.Fatalf("read a %T, want a PUBLISH", cp)
 		}
-		want := publishPacket(int(p.PacketID) - 1)
-		if seen[p.PacketID] || p.Topic != want.Topic || !bytes.Equal(p.Payload, want.Payload) {
-			t.Fatalf("packet %d: topic %q payload %.20q (seen before: %v); want %q %.20q", p.PacketID, p.Topic, p.Payload, seen[p.PacketID], want.Topic, want.Payload)
+		want := publishPacket(int(p.MessageID) - 1)
+		if seen[p.MessageID] || p.TopicName != want.TopicName || !bytes.Equal(p.Payload, want.Payload) {
+			t.Fatalf("packet %d: topic %q payload %.20q (seen before: %v); want %q %.20q", p.MessageID, p.TopicName, p.Payload, seen[p.MessageID], want.TopicName, want.Payload)
 		}
-		seen[p.PacketID] = true
+		seen[p.MessageID] = true
 	}
 }
 
@@ -104,7 +104,7 @@ func TestBatchConnPacketsStayWhole(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if _, err := publishPacket(w*each + i).WriteTo(c); err != nil {
+				if err := publishPacket(w*each + i).Write(c); err != nil {
 					t.Errorf("write: %v", err)
 					return
 				}
@@ -127,7 +127,7 @@ func TestBatchConnCoalescesWrites(t *testing.T) {
 		// The first packet's write is held at the gate; the other 99 are
 		// written meanwhile, then the gate opens for good.
 		for i := range 100 {
-			publishPacket(i).WriteTo(c)
+			publishPacket(i).Write(c)
 		}
 		close(cc.gate)
 	}()
@@ -147,8 +147,9 @@ func TestBatchConnBuffersReads(t *testing.T) {
 	defer c.Close()
 	var burst bytes.Buffer
 	for i := range 200 {
-		ack := packets.Puback{PacketID: uint16(i + 1), Properties: &packets.Properties{}}
-		ack.WriteTo(&burst)
+		ack := packets.NewControlPacket(packets.Puback).(*packets.PubackPacket)
+		ack.MessageID = uint16(i + 1)
+		ack.Write(&burst)
 	}
 	if _, err := peer.Write(burst.Bytes()); err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func TestBatchConnBuffersReads(t *testing.T) {
 		if err != nil {
 			t.Fatalf("PUBACK %d: %v", i+1, err)
 		}
-		if got := cp.PacketID(); got != uint16(i+1) {
+		if got := cp.Details().MessageID; got != uint16(i+1) {
 			t.Fatalf("PUBACK %d has ID %d", i+1, got)
 		}
 	}
@@ -174,8 +175,8 @@ func TestBatchConnBuffersReads(t *testing.T) {
 func TestBatchConnCloseFlushes(t *testing.T) {
 	ours, peer := loopbackPair(t)
 	c := newBatchConn(ours)
-	d := packets.Disconnect{ReasonCode: 0, Properties: &packets.Properties{}}
-	if _, err := d.WriteTo(c); err != nil {
+	d := packets.NewControlPacket(packets.Disconnect)
+	if err := d.Write(c); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Close(); err != nil {
@@ -183,7 +184,7 @@ func TestBatchConnCloseFlushes(t *testing.T) {
 	}
 	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
 	cp, err := packets.ReadPacket(peer)
-	if err != nil || cp.Type != packets.DISCONNECT {
+	if _, ok := cp.(*packets.DisconnectPacket); err != nil || !ok {
 		t.Fatalf("read %v, %v; want the DISCONNECT", cp, err)
 	}
 	if _, err := peer.Read(make([]byte, 1)); err != io.EOF {
@@ -197,33 +198,6 @@ func TestBatchConnCloseFlushes(t *testing.T) {
 	}
 }
 
-// Close waits for a packet half built: the broker gets it whole, then the
-// end of the stream, never a fragment.
-func TestBatchConnCloseKeepsPacketWhole(t *testing.T) {
-	ours, peer := loopbackPair(t)
-	c := newBatchConn(ours)
-	var whole bytes.Buffer
-	publishPacket(7).WriteTo(&whole)
-	head, body := whole.Bytes()[:2], whole.Bytes()[2:]
-	c.Lock()
-	c.Write(head)
-	closed := make(chan error, 1)
-	go func() { closed <- c.Close() }()
-	time.Sleep(50 * time.Millisecond) // let Close start, and the writer run
-	if _, err := c.Write(body); err != nil {
-		t.Fatalf("the rest of the packet: %v", err)
-	}
-	c.Unlock()
-	if err := <-closed; err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
-	got, err := io.ReadAll(peer)
-	if err != nil || !bytes.Equal(got, whole.Bytes()) {
-		t.Fatalf("broker read % x, %v; want the whole packet % x, then EOF", got, err, whole.Bytes())
-	}
-}
-
 // Close gives up on a broker that reads nothing after batchCloseFlush,
 // rather than hang the bridge's shutdown.
 func TestBatchConnCloseGivesUp(t *testing.T) {
@@ -231,9 +205,7 @@ func TestBatchConnCloseGivesUp(t *testing.T) {
 	c := newBatchConn(ours)
 	chunk := make([]byte, 1<<20)
 	for range 64 { // far more than both socket buffers hold
-		c.Lock()
 		c.Write(chunk)
-		c.Unlock()
 	}
 	start := time.Now()
 	c.Close()
@@ -256,7 +228,7 @@ func TestBatchConnWriteErrorCloses(t *testing.T) {
 	ours, _ := loopbackPair(t) // the peer stays, silent
 	c := newBatchConn(failingConn{ours})
 	defer c.Close()
-	if _, err := publishPacket(1).WriteTo(c); err != nil {
+	if err := publishPacket(1).Write(c); err != nil {
 		t.Fatalf("first write = %v; want it taken, to be written later", err)
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -264,7 +236,7 @@ func TestBatchConnWriteErrorCloses(t *testing.T) {
 	if ne, ok := err.(net.Error); err == nil || ok && ne.Timeout() {
 		t.Fatalf("Read after the failed write = %v; want the connection closed", err)
 	}
-	if _, err := publishPacket(2).WriteTo(c); !errors.Is(err, errBrokenPipe) {
+	if err := publishPacket(2).Write(c); !errors.Is(err, errBrokenPipe) {
 		t.Errorf("write after the failure = %v, want %v", err, errBrokenPipe)
 	}
 }

@@ -16,12 +16,19 @@ import (
 // BenchmarkSend measures lines a second through Send, each returning
 // after its PUBACK from a real mosquitto, for 1 and 100 senders (boards)
 // at once, and the CPU time this process spent per line (user and
-// system, mosquitto's not included). Run it under the heavy lock:
+// system, mosquitto's not included), with the batching connection
+// (batchconn.go) and without it. Run it under the heavy lock:
 //
 //	flock /tmp/gw-heavy.lock go test -run '^$' -bench Send -benchtime 100000x ./gateway/bridge
 func BenchmarkSend(b *testing.B) {
-	for _, senders := range []int{1, 100} {
-		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
+	for _, c := range []struct {
+		senders int
+		conn    string
+	}{{1, "batch"}, {1, "plain"}, {100, "batch"}, {100, "plain"}} {
+		senders := c.senders
+		b.Run(fmt.Sprintf("senders=%d/conn=%s", senders, c.conn), func(b *testing.B) {
+			batchWrites = c.conn == "batch"
+			defer func() { batchWrites = true }()
 			m := gatewaytest.StartMosquitto(b, false)
 			br, err := Open(Config{Broker: m.URL(), GatewayID: "bench", TopicPrefix: "t", QueueDir: filepath.Join(b.TempDir(), "q")},
 				func(string, []byte) error { return nil }, slog.New(slog.DiscardHandler))
@@ -44,7 +51,7 @@ func BenchmarkSend(b *testing.B) {
 					defer wg.Done()
 					board := fmt.Sprintf("b%d", i)
 					for range n {
-						if err := br.Send(context.Background(), board, line); err != nil {
+						if err := sendSync(br, context.Background(), board, line); err != nil {
 							b.Error(err)
 							return
 						}

@@ -93,7 +93,7 @@ func startSenders(b *Bridge, boards int, pause time.Duration, stop <-chan struct
 					return
 				default:
 				}
-				if err := b.Send(context.Background(), board, []byte(payload(n))); err != nil {
+				if err := sendSync(b, context.Background(), board, []byte(payload(n))); err != nil {
 					s.mu.Lock()
 					s.errs = append(s.errs, err)
 					s.mu.Unlock()
@@ -257,7 +257,7 @@ func TestFullQueueBlocksSend(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for n := range lines {
-			if err := b.Send(context.Background(), "b0", []byte(fmt.Sprintf("line-%08d", n))); err != nil {
+			if err := sendSync(b, context.Background(), "b0", []byte(fmt.Sprintf("line-%08d", n))); err != nil {
 				done <- err
 				return
 			}
@@ -314,7 +314,7 @@ func TestReconfigureKeepsQueue(t *testing.T) {
 	gatewaytest.Within(t, brokerWait, "the bridge to see broker A gone", func() bool { return b.Health() != nil })
 	sent := map[string][]int{}
 	for n := range 50 {
-		if err := b.Send(context.Background(), "b1", []byte(strconv.Itoa(n))); err != nil {
+		if err := sendSync(b, context.Background(), "b1", []byte(strconv.Itoa(n))); err != nil {
 			t.Fatal(err)
 		}
 		sent["b1"] = append(sent["b1"], n)
@@ -377,7 +377,7 @@ func TestCloseSaysOffline(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	gatewaytest.Within(t, brokerWait, "offline", func() bool { return mqtttest.HasMessage(sub.Messages(), "t/gw1/status", "offline") })
-	if err := b.Send(context.Background(), "b1", []byte("x")); !errors.Is(err, ErrClosed) {
+	if err := sendSync(b, context.Background(), "b1", []byte("x")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Send after Close = %v, want ErrClosed", err)
 	}
 }
@@ -421,4 +421,14 @@ func TestBoardStatusAndDownlink(t *testing.T) {
 	if want := "b1 one,b1 two,b1 three"; strings.Join(got, ",") != want {
 		t.Errorf("delivered %q, want %q", strings.Join(got, ","), want)
 	}
+}
+
+// sendSync is Send waiting for done: what a board that waits for each
+// receipt sees.
+func sendSync(b *Bridge, ctx context.Context, board string, line []byte) error {
+	ch := make(chan error, 1)
+	if err := b.Send(ctx, board, line, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	return <-ch
 }

@@ -14,14 +14,17 @@ import (
 
 // Config is what the bridge needs, as plain values.
 type Config struct {
-	Broker        string // mqtt://HOST[:1883] or mqtts://HOST[:8883]
-	GatewayID     string // G in the topics; empty = the host name
-	TopicPrefix   string // P in the topics; empty = "gatewayd"
+	Broker        string   // mqtt://HOST[:1883] or mqtts://HOST[:8883]
+	Brokers       []string // more brokers after Broker, tried in turn (failover)
+	GatewayID     string   // G in the topics; empty = DefaultGatewayID
+	TopicPrefix   string   // P in the topics; empty = "gatewayd"
 	Username      string
 	Password      string
 	CAFile        string // PEM roots for mqtts; empty = the system roots
 	QueueDir      string // where the spool lives; required
 	QueueMaxBytes int64  // the spool's bound; 0 = 64 MiB
+	MaxLineBytes  int    // longer lines are refused with too-large; 0 = 65536
+	MachineIDFile string // for the default gateway ID; empty = /etc/machine-id
 
 	// Tuning; the zero value of each is the default named.
 	AckTimeout   time.Duration // wait this long for a PUBACK before spooling (5s)
@@ -41,6 +44,8 @@ const (
 	defaultMinBackoff  = time.Second
 	defaultMaxBackoff  = 30 * time.Second
 	defaultKeepAlive   = 30
+	// DefaultMaxLineBytes is mqtt.max_line_bytes' default.
+	DefaultMaxLineBytes = 65536
 )
 
 // broker is a parsed broker address.
@@ -52,14 +57,17 @@ type broker struct {
 
 // withDefaults fills in the defaults and checks cfg, reporting every
 // problem at once.
-func (cfg Config) withDefaults() (Config, broker, error) {
+func (cfg Config) withDefaults() (Config, []broker, error) {
 	var errs []error
 	if cfg.GatewayID == "" {
-		h, err := os.Hostname()
+		id, err := DefaultGatewayID(cfg.MachineIDFile)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("bridge: gateway ID empty and no host name: %w", err))
+			errs = append(errs, fmt.Errorf("bridge: gateway ID empty: %w", err))
 		}
-		cfg.GatewayID = h
+		cfg.GatewayID = id
+	}
+	if cfg.MaxLineBytes <= 0 {
+		cfg.MaxLineBytes = DefaultMaxLineBytes
 	}
 	if cfg.TopicPrefix == "" {
 		cfg.TopicPrefix = DefaultTopicPrefix
@@ -88,11 +96,15 @@ func (cfg Config) withDefaults() (Config, broker, error) {
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = defaultKeepAlive
 	}
-	b, err := parseBroker(cfg.Broker, cfg.CAFile)
-	if err != nil {
-		errs = append(errs, err)
+	var brs []broker
+	for _, raw := range append([]string{cfg.Broker}, cfg.Brokers...) {
+		b, err := parseBroker(raw, cfg.CAFile)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		brs = append(brs, b)
 	}
-	return cfg, b, errors.Join(errs...)
+	return cfg, brs, errors.Join(errs...)
 }
 
 // parseBroker checks a broker URL and builds its TLS settings.

@@ -47,8 +47,8 @@ func TestConfigChecks(t *testing.T) {
 			if err != nil {
 				t.Fatalf("error = %v, want none", err)
 			}
-			if br.addr != tt.wantAddr {
-				t.Errorf("addr = %q, want %q", br.addr, tt.wantAddr)
+			if br[0].addr != tt.wantAddr {
+				t.Errorf("addr = %q, want %q", br[0].addr, tt.wantAddr)
 			}
 			if got.TopicPrefix != DefaultTopicPrefix || got.MaxBackoff != 30*time.Second {
 				t.Errorf("defaults: prefix %q, max backoff %v; want %q, 30s", got.TopicPrefix, got.MaxBackoff, DefaultTopicPrefix)

@@ -6,12 +6,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 // downlinkQueue bounds the downlinks waiting for one board. Delivering
-// one can take up to the board's write timeout, and paho's goroutine must
-// never wait that long: it also reads the PUBACKs every Send waits for.
+// one can take up to the board's write timeout, and paho's router must
+// never wait that long: its reader also reads the PUBACKs lines wait for.
 const downlinkQueue = 256
 
 // errDownlinkQueueFull drops a downlink for a board that is not reading
@@ -28,19 +28,19 @@ type downlinks struct {
 	closed bool
 }
 
-// downlink is autopaho's OnPublishReceived: P/G/B/down goes to board B,
-// queued so the call returns at once.
-func (b *Bridge) downlink(pr paho.PublishReceived) (bool, error) {
+// downlink is the subscription's handler, called by paho's router in
+// order: P/G/B/down goes to board B, queued so the call returns at once
+// (paho sends the PUBACK after it returns).
+func (b *Bridge) downlink(_ mqtt.Client, m mqtt.Message) {
 	b.mu.Lock()
 	prefix := b.topic("", "")
 	b.mu.Unlock()
-	rest, ok := strings.CutPrefix(pr.Packet.Topic, prefix)
+	rest, ok := strings.CutPrefix(m.Topic(), prefix)
 	board, ok2 := strings.CutSuffix(rest, "/down")
 	if !ok || !ok2 || board == "" || strings.Contains(board, "/") {
-		return false, nil
+		return
 	}
-	b.queueDownlink(board, pr.Packet.Payload)
-	return true, nil
+	b.queueDownlink(board, m.Payload())
 }
 
 // queueDownlink queues payload for board, or drops it (counted) when the

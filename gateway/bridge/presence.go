@@ -1,10 +1,7 @@
 package bridge
 
 import (
-	"context"
 	"time"
-
-	"github.com/eclipse/paho.golang/paho"
 )
 
 // presence is what the broker should be told about: the gateway's online
@@ -77,22 +74,21 @@ func (b *Bridge) presenceLoop() {
 // presenceStep does one piece of presence work and says whether to go on.
 func (b *Bridge) presenceStep() bool {
 	b.mu.Lock()
-	if !b.connected || b.closed {
+	lk := b.link
+	if lk == nil || b.closed {
 		b.mu.Unlock()
 		return false
 	}
 	p := &b.presence
-	cm, connCtx, timeout := b.cm, b.connCtx, b.cfg.AckTimeout
-	ctx, cancel := context.WithTimeout(connCtx, timeout)
-	defer cancel()
+	timeout := b.cfg.AckTimeout
 	var err error
 	switch {
 	case p.hello:
 		p.hello = false
 		status, down := b.topic("", "status"), b.topic("+", "down")
 		b.mu.Unlock()
-		if _, err = cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: down, QoS: 1}}}); err == nil {
-			_, err = cm.Publish(ctx, &paho.Publish{Topic: status, QoS: 1, Retain: true, Payload: []byte("online")})
+		if err = waitToken(b.ctx, lk.client.Subscribe(down, 1, b.downlink), lk, timeout); err == nil {
+			err = waitToken(b.ctx, lk.client.Publish(status, 1, true, "online"), lk, timeout)
 		}
 		if err != nil {
 			b.mu.Lock()
@@ -112,7 +108,7 @@ func (b *Bridge) presenceStep() bool {
 		if online {
 			payload = "online"
 		}
-		_, err = cm.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Retain: true, Payload: []byte(payload)})
+		err = waitToken(b.ctx, lk.client.Publish(topic, 1, true, payload), lk, timeout)
 		b.mu.Lock()
 		switch {
 		case err != nil:

@@ -13,11 +13,11 @@ type Stats struct {
 	QueueBytes        int64
 	Published         uint64 // PUBLISH packets sent for lines, first tries and from the spool
 	Acked             uint64 // PUBACKs received for them
-	NoSubscribers     uint64 // of those, PUBACKs saying no subscriber matched (0x10)
 	Spooled           uint64 // lines written to the spool
 	Redelivered       uint64 // lines published from the spool
 	DownlinkDelivered uint64
 	DownlinkDropped   uint64 // the board was not connected
+	DeadLetters       uint64 // lines in the dead-letter file
 	// The spool's troubles since start: damaged records skipped, fsyncs
 	// that failed, writes that found the disk full.
 	QueueCorruptRecords, QueueFsyncErrors, QueueNoSpaceErrors uint64
@@ -26,18 +26,18 @@ type Stats struct {
 // Stats returns the current figures.
 func (b *Bridge) Stats() Stats {
 	b.mu.Lock()
-	s := Stats{Connected: b.connected, Broker: b.broker.addr}
+	s := Stats{Connected: b.link != nil, Broker: b.broker.addr}
 	b.mu.Unlock()
 	qs := b.q.Stats()
 	s.QueueMessages, s.QueueBytes = qs.Messages, qs.Bytes
 	s.QueueCorruptRecords, s.QueueFsyncErrors, s.QueueNoSpaceErrors = qs.CorruptRecords, qs.FsyncErrors, qs.NoSpaceErrors
 	s.Published = b.stats.published.Load()
 	s.Acked = b.stats.acked.Load()
-	s.NoSubscribers = b.stats.noSubscribers.Load()
 	s.Spooled = b.stats.spooled.Load()
 	s.Redelivered = b.stats.redelivered.Load()
 	s.DownlinkDelivered = b.stats.downDelivered.Load()
 	s.DownlinkDropped = b.stats.downDropped.Load()
+	s.DeadLetters = b.stats.deadLetters.Load()
 	return s
 }
 
@@ -47,7 +47,7 @@ func (b *Bridge) Stats() Stats {
 // lines (a read-only directory, a full disk, a failed fsync).
 func (b *Bridge) Health() error {
 	b.mu.Lock()
-	connected, addr := b.connected, b.broker.addr
+	connected, addr := b.link != nil, b.broker.addr
 	b.mu.Unlock()
 	var errs []error
 	if !connected {

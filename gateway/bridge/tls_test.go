@@ -59,7 +59,7 @@ func TestBrokerOverTLSWrongCA(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := b.Send(ctx, "b0", []byte("kept")); err != nil {
+	if err := sendSync(b, ctx, "b0", []byte("kept")); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	if st := b.Stats(); st.Spooled != 1 || st.Acked != 0 {

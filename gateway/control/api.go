@@ -42,6 +42,14 @@ type MQTT struct {
 	QueueBytes    int64  `json:"queue_bytes"`
 	Published     uint64 `json:"published"`
 	Acknowledged  uint64 `json:"acknowledged"`
+	DeadLetters   uint64 `json:"dead_letters"` // lines the broker refused
+}
+
+// DeadLetter is a line the broker refused, as GET /v1/mqtt/dead-letters
+// lists them; Line is the bytes the board sent (base64 in JSON).
+type DeadLetter struct {
+	Board string `json:"board"`
+	Line  []byte `json:"line"`
 }
 
 // Board is one connected board, as GET /v1/boards lists them.

@@ -79,6 +79,13 @@ func (c *Client) Tell(ctx context.Context, id, message string) error {
 	return c.do(ctx, http.MethodPost, "/v1/boards/"+url.PathEscape(id)+"/messages", []byte(message), nil)
 }
 
+// DeadLetters lists the lines the broker refused, oldest first.
+func (c *Client) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+	var dl []DeadLetter
+	err := c.do(ctx, http.MethodGet, "/v1/mqtt/dead-letters", nil, &dl)
+	return dl, err
+}
+
 // Reload asks the daemon to read its configuration file again and waits
 // until it has: the error holds every problem when the file is bad.
 func (c *Client) Reload(ctx context.Context) error {

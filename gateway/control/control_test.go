@@ -2,12 +2,15 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,5 +243,34 @@ func TestClientErrors(t *testing.T) {
 	want := "cannot reach gatewayd's control socket " + missing + ": no such file or directory (is gatewayd running, with its control socket there?)"
 	if err == nil || err.Error() != want {
 		t.Errorf("Status on a missing socket = %v\nwant %s", err, want)
+	}
+}
+
+// GET /v1/mqtt/dead-letters lists what DeadLetters returns, bytes
+// unchanged; without a bridge it is a 404 saying so.
+func TestDeadLettersEndpoint(t *testing.T) {
+	line := []byte("t=1 \xff raw")
+	s := &Server{DeadLetters: func() ([]DeadLetter, error) { return []DeadLetter{{Board: "b1", Line: line}}, nil }}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/mqtt/dead-letters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dl []DeadLetter
+	err = json.NewDecoder(resp.Body).Decode(&dl)
+	resp.Body.Close()
+	if err != nil || len(dl) != 1 || dl[0].Board != "b1" || !bytes.Equal(dl[0].Line, line) {
+		t.Errorf("dead letters = %+v, %v", dl, err)
+	}
+	s.DeadLetters = nil
+	resp, err = http.Get(srv.URL + "/v1/mqtt/dead-letters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "bridge is off") {
+		t.Errorf("without a bridge: %d %s", resp.StatusCode, body)
 	}
 }

@@ -10,4 +10,7 @@
 //	POST /v1/boards/ID/messages   text/plain body: one line delivered to
 //	                              board ID as "!msg PAYLOAD"; 404 if ID is
 //	                              not connected
+//	GET  /v1/mqtt/dead-letters    []DeadLetter as JSON, oldest first: the
+//	                              lines the broker refused; 404 without
+//	                              the MQTT bridge
 package control

@@ -35,6 +35,9 @@ type Server struct {
 	// every problem when the file is bad (and nothing was changed). Nil
 	// means the daemon cannot reload: POST /v1/reload answers 501.
 	Reload func(ctx context.Context) error
+	// DeadLetters lists the lines the broker refused; nil without a
+	// bridge.
+	DeadLetters func() ([]DeadLetter, error)
 	// Logger receives the HTTP server's own errors at warn. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -59,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/boards/{id}/messages", s.deliver)
 	mux.HandleFunc("POST /v1/reload", s.reload)
+	mux.HandleFunc("GET /v1/mqtt/dead-letters", s.deadLetters)
 	return mux
 }
 
@@ -99,6 +103,22 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 
 // reload answers once the reload is done, so that `systemctl reload`
 // (ExecReload=gatewayctl reload) fails, with the problems, on a bad file.
+func (s *Server) deadLetters(w http.ResponseWriter, _ *http.Request) {
+	if s.DeadLetters == nil {
+		writeError(w, http.StatusNotFound, "the MQTT bridge is off (mqtt.broker is empty)")
+		return
+	}
+	dl, err := s.DeadLetters()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if dl == nil {
+		dl = []DeadLetter{}
+	}
+	writeJSON(w, http.StatusOK, dl)
+}
+
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	if s.Reload == nil {
 		writeError(w, http.StatusNotImplemented, "this gatewayd cannot reload over the control socket")

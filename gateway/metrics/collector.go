@@ -44,10 +44,10 @@ type BridgeTotals struct {
 	QueueMessages, QueueBytes int64
 	// Published counts PUBLISH packets for lines, first tries and from
 	// the queue; Acked the PUBACKs for them; Spooled the lines written to
-	// the queue; Redelivered the lines published from it. NoSubscribers
-	// counts the PUBACKs that said no subscriber matched.
-	Published, Acked, NoSubscribers, Spooled, Redelivered uint64
-	DownlinkDelivered, DownlinkDropped                    uint64
+	// the queue; Redelivered the lines published from it. DeadLetters
+	// counts the lines the broker refused, moved to the dead letters.
+	Published, Acked, DeadLetters, Spooled, Redelivered uint64
+	DownlinkDelivered, DownlinkDropped                  uint64
 	// QueueCorruptRecords counts the damaged records the queue skipped;
 	// QueueFsyncErrors and QueueNoSpaceErrors its failed fsyncs and the
 	// writes that found the disk full.
@@ -73,7 +73,7 @@ var (
 	descQueueB    = prometheus.NewDesc("gatewayd_mqtt_queue_bytes", "Bytes in the on-disk queue.", nil, nil)
 	descPublished = prometheus.NewDesc("gatewayd_mqtt_published_total", "PUBLISH packets sent for board lines, first tries and from the queue.", nil, nil)
 	descAcked     = prometheus.NewDesc("gatewayd_mqtt_acknowledged_total", "PUBACKs received for board lines.", nil, nil)
-	descNoSubs    = prometheus.NewDesc("gatewayd_mqtt_no_subscribers_total", "Board lines the broker acknowledged with reason 0x10, No matching subscribers: taken, and delivered to nobody.", nil, nil)
+	descDead      = prometheus.NewDesc("gatewayd_mqtt_dead_letters_total", "Queued lines the broker refused (it closed the connection each time), moved to QUEUE_DIR/dead-letter.", nil, nil)
 	descSpooled   = prometheus.NewDesc("gatewayd_mqtt_queued_total", "Lines written to the on-disk queue because the broker was unreachable or behind.", nil, nil)
 	descRedeliv   = prometheus.NewDesc("gatewayd_mqtt_redelivered_total", "Lines published from the on-disk queue.", nil, nil)
 	descCorrupt   = prometheus.NewDesc("gatewayd_mqtt_queue_corrupt_records_total", "Damaged records the on-disk queue skipped (a run of damage counts once); only a torn tail of the last segment is cut without counting.", nil, nil)
@@ -86,7 +86,7 @@ var (
 type collector struct{ src Source }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descClients, descAccepted, descRejected, descMessages, descBytes, descLEDChange, descCoalesced, descGPIOErr, descUp, descBuild, descMQTTUp, descQueueMsgs, descQueueB, descPublished, descAcked, descNoSubs, descSpooled, descRedeliv, descDownlinks, descCorrupt, descQueueErrs} {
+	for _, d := range []*prometheus.Desc{descClients, descAccepted, descRejected, descMessages, descBytes, descLEDChange, descCoalesced, descGPIOErr, descUp, descBuild, descMQTTUp, descQueueMsgs, descQueueB, descPublished, descAcked, descDead, descSpooled, descRedeliv, descDownlinks, descCorrupt, descQueueErrs} {
 		ch <- d
 	}
 }
@@ -133,7 +133,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descQueueB, float64(b.QueueBytes))
 	counter(descPublished, b.Published)
 	counter(descAcked, b.Acked)
-	counter(descNoSubs, b.NoSubscribers)
+	counter(descDead, b.DeadLetters)
 	counter(descSpooled, b.Spooled)
 	counter(descRedeliv, b.Redelivered)
 	counter(descDownlinks, b.DownlinkDelivered, "delivered")

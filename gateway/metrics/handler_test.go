@@ -74,7 +74,7 @@ func TestHandler(t *testing.T) {
 
 func TestHandlerBridge(t *testing.T) {
 	b := BridgeTotals{Broker: "broker.lan:1883", Connected: true, QueueMessages: 4, QueueBytes: 80,
-		Published: 10, Acked: 9, NoSubscribers: 6, Spooled: 5, Redelivered: 1, DownlinkDelivered: 3, DownlinkDropped: 2,
+		Published: 10, Acked: 9, DeadLetters: 6, Spooled: 5, Redelivered: 1, DownlinkDelivered: 3, DownlinkDropped: 2,
 		QueueCorruptRecords: 7, QueueFsyncErrors: 8, QueueNoSpaceErrors: 11}
 	src := Source{
 		Stats:   func() gateway.Stats { return gateway.Stats{} },
@@ -94,7 +94,7 @@ func TestHandlerBridge(t *testing.T) {
 		`gatewayd_mqtt_queue_bytes`:                          80,
 		`gatewayd_mqtt_published_total`:                      10,
 		`gatewayd_mqtt_acknowledged_total`:                   9,
-		`gatewayd_mqtt_no_subscribers_total`:                 6,
+		`gatewayd_mqtt_dead_letters_total`:                   6,
 		`gatewayd_mqtt_queued_total`:                         5,
 		`gatewayd_mqtt_redelivered_total`:                    1,
 		`gatewayd_mqtt_downlinks_total{result="delivered"}`:  3,

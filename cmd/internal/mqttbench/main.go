@@ -63,8 +63,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	nrDir := fs.String("nodered-dir", defaultNodeREDDir(), "where Node-RED is installed with npm (reused)")
 	quick := fs.Bool("quick", false, "a smoke run: few boards, short runs")
 	verbose := fs.Bool("v", false, "log each ramp step")
+	native := fs.Bool("native", true, "measure the native limit too: a paho.mqtt.golang publisher, one connection, N publishers each waiting for its PUBACK")
+	nativePublisher := fs.String("native-publisher", "", "internal: run as the native publisher against `BROKER_URL`")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *nativePublisher != "" {
+		return runNativePublisher(ctx, *nativePublisher, *size)
 	}
 	opts := options{
 		size: *size, d: *d, rate: *rate, warmup: time.Second,
@@ -115,6 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !*verbose {
 		logf = quiet
 	}
+	opts.native = *native
 	return measureAll(ctx, opts, dir, targets, stdout, logf)
 }
 
@@ -158,10 +164,11 @@ func measureAll(ctx context.Context, opts options, dir string, targets []target,
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "boards\tgateway\tsustained msg/s\thow\t@%.0f/s: delivered/s\tCPU/msg\tbridge off\tsend→sub p50\tp99\tsend→echo p50\tp99\trestart: counted\tarrived\tlost\tdups\t\n", opts.rate)
 	var notes []string
+	gatewaydRows, nativeRows := map[int]row{}, map[int]nativeRow{}
 	for _, n := range opts.boards {
 		for _, t := range targets {
 			var r row
-			if r.sustained, r.sustainedHow, err = b.sustained(ctx, t, n); err != nil {
+			if r.sustained, r.sustainedHow, r.cpuSat, err = b.sustained(ctx, t, n); err != nil {
 				return err
 			}
 			if err := b.fixedLoad(ctx, t, n, &r); err != nil {
@@ -188,12 +195,25 @@ func measureAll(ctx context.Context, opts options, dir string, targets []target,
 			if r.restart.subscriberLost {
 				notes = append(notes, fmt.Sprintf("%d boards, %s: mosquitto came back without the subscriber's session; lines published before it subscribed again are counted lost, but were not the gateway's to lose", n, t.name))
 			}
+			if t.name == "gatewayd" {
+				gatewaydRows[n] = r
+			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
+		if opts.native {
+			nr, err := b.native(ctx, n)
+			if err != nil {
+				return err
+			}
+			nativeRows[n] = nr
+		}
 	}
 	tw.Flush()
+	if opts.native {
+		writeNative(stdout, opts, gatewaydRows, nativeRows)
+	}
 	for _, note := range notes {
 		fmt.Fprintln(stdout, "warning:", note)
 	}

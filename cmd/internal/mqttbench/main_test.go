@@ -181,7 +181,11 @@ func (f *fake) board(c net.Conn) {
 		}
 		id, _, _ := bytes.Cut(line, []byte(" "))
 		if f.br != nil {
-			if err := f.br.Send(context.Background(), string(id), bytes.TrimSuffix(line, []byte("\n"))); err != nil {
+			ch := make(chan error, 1)
+			if err := f.br.Send(context.Background(), string(id), bytes.TrimSuffix(line, []byte("\n")), func(err error) { ch <- err }); err != nil {
+				return
+			}
+			if err := <-ch; err != nil {
 				return
 			}
 		}

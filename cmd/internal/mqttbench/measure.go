@@ -28,6 +28,7 @@ type options struct {
 	// the restart: longer than Node-RED's 5 s reconnect period and
 	// gatewayd's backoff.
 	reconnectQuiet time.Duration
+	native         bool // measure the native limit beside the gateways
 }
 
 // bench is a run's shared state: one broker, one subscriber, a scratch
@@ -77,6 +78,7 @@ type row struct {
 	fixedOffered     float64 // msg/s the boards managed to offer at the fixed load
 	fixedArrived     float64 // msg/s that reached the subscriber during it
 	cpuPerMsg        time.Duration
+	cpuSat           time.Duration // CPU per delivered message in the sustained (closed-loop) run; echoing gateways only
 	cpuBridgeOff     time.Duration // the same gateway's, echoing only (target.bridgeOff)
 	subP50, subP99   time.Duration // due → arrival at the subscriber
 	echoP50, echoP99 time.Duration // due → receipt (echoing gateways)
@@ -144,24 +146,29 @@ func (b *bench) drive(ctx context.Context, t target, g *gateway, n int, rate flo
 // cannot build a backlog. One that does not echo is offered doubling
 // rates; a step is kept up when every line written during it has reached
 // the subscriber within a second of its end.
-func (b *bench) sustained(ctx context.Context, t target, n int) (float64, string, error) {
+func (b *bench) sustained(ctx context.Context, t target, n int) (float64, string, time.Duration, error) {
 	g, err := b.startTarget(ctx, t)
 	if err != nil {
-		return 0, "", err
+		return 0, "", 0, err
 	}
 	defer func() { g.stop() }()
 	if t.echoes {
-		p, err := b.drive(ctx, t, g, n, 0, b.opts.d, 2*time.Second, nil)
+		var p pass
+		cpu, err := cpuPerLine(g, func() (uint64, error) {
+			var err error
+			p, err = b.drive(ctx, t, g, n, 0, b.opts.d, 2*time.Second, nil)
+			return p.arrived, err
+		})
 		if err != nil {
-			return 0, "", err
+			return 0, "", 0, err
 		}
-		return float64(p.arrivedAtEnd) / p.elapsed.Seconds(), "closed loop", nil
+		return float64(p.arrivedAtEnd) / p.elapsed.Seconds(), "closed loop", cpu, nil
 	}
 	var best, kept, failedAt float64
 	for step, rate := 0, b.opts.rampFrom; step < b.opts.rampSteps; step, rate = step+1, rate*2 {
 		ok, delivered, err := b.rampStep(ctx, t, g, n, rate)
 		if err != nil {
-			return 0, "", err
+			return 0, "", 0, err
 		}
 		if !ok {
 			failedAt = rate
@@ -170,7 +177,7 @@ func (b *bench) sustained(ctx context.Context, t target, n int) (float64, string
 		best, kept = max(best, delivered), rate
 	}
 	if failedAt == 0 {
-		return best, fmt.Sprintf("kept up to %.0f offered (the most tried)", kept), nil
+		return best, fmt.Sprintf("kept up to %.0f offered (the most tried)", kept), 0, nil
 	}
 	if kept > 0 {
 		// One step halfway, on a fresh gateway: the failed step left a
@@ -179,12 +186,12 @@ func (b *bench) sustained(ctx context.Context, t target, n int) (float64, string
 		g, err = b.startTarget(ctx, t)
 		if err != nil {
 			g = &gateway{stop: func() {}} // for the deferred stop
-			return 0, "", err
+			return 0, "", 0, err
 		}
 		mid := (kept + failedAt) / 2
 		ok, delivered, err := b.rampStep(ctx, t, g, n, mid)
 		if err != nil {
-			return 0, "", err
+			return 0, "", 0, err
 		}
 		if ok {
 			best, kept = max(best, delivered), mid
@@ -192,7 +199,7 @@ func (b *bench) sustained(ctx context.Context, t target, n int) (float64, string
 			failedAt = mid
 		}
 	}
-	return best, fmt.Sprintf("kept up at %.0f offered, not %.0f", kept, failedAt), nil
+	return best, fmt.Sprintf("kept up at %.0f offered, not %.0f", kept, failedAt), 0, nil
 }
 
 // rampStep offers rate for one run and says whether every line written

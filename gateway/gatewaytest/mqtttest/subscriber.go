@@ -4,15 +4,13 @@
 package mqtttest
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
-	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 // Message is one publish a Subscriber received.
@@ -26,65 +24,67 @@ type Message struct {
 type Subscriber struct {
 	mu   sync.Mutex
 	msgs []Message
-	cm   *autopaho.ConnectionManager
+	c    mqtt.Client
 }
 
 // Subscribe connects a client to brokerURL, subscribed to filter at QoS 1,
-// and returns once the subscription is made. It connects with clean start
-// false from the first connection (autopaho's default) and a session the
-// broker keeps for an hour, so a broker restart with persistence loses
-// nothing: mosquitto 2.0 saves no session that began with clean start.
-// The client disconnects when the test ends.
+// and returns once the subscription is made. It speaks MQTT 3.1.1, as
+// the bridge does (RabbitMQ 3.10 speaks no other), with clean_session
+// false: the broker keeps its subscription and queues what arrives while
+// it is away, and mosquitto with persistence saves that session across a
+// restart, so the subscriber misses nothing. It reconnects at once when
+// the connection drops, and disconnects when the test ends.
 func Subscribe(t testing.TB, brokerURL, filter string) *Subscriber {
 	t.Helper()
-	u, err := url.Parse(brokerURL)
-	if err != nil {
-		t.Fatalf("broker URL %q: %v", brokerURL, err)
-	}
+	return SubscribeAny(t, []string{brokerURL}, filter)
+}
+
+// SubscribeAny is Subscribe to whichever of brokerURLs answers: the
+// nodes of one cluster, where the session lives on.
+func SubscribeAny(t testing.TB, brokerURLs []string, filter string) *Subscriber {
+	t.Helper()
 	s := &Subscriber{}
-	ctx, cancel := context.WithCancel(context.Background())
 	up := make(chan struct{}, 1)
-	cm, err := autopaho.NewConnection(ctx, autopaho.ClientConfig{
-		ServerUrls:            []*url.URL{u},
-		KeepAlive:             30,
-		SessionExpiryInterval: 3600,
-		ReconnectBackoff:      func(int) time.Duration { return 20 * time.Millisecond },
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+	opts := mqtt.NewClientOptions().
+		SetClientID(fmt.Sprintf("test-sub-%d", time.Now().UnixNano())).
+		SetProtocolVersion(4).
+		SetCleanSession(false).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(50 * time.Millisecond).
+		SetMaxReconnectInterval(200 * time.Millisecond).
+		SetKeepAlive(30 * time.Second).
+		SetOrderMatters(true).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+			s.mu.Lock()
+			s.msgs = append(s.msgs, Message{m.Topic(), string(m.Payload()), m.Retained()})
+			s.mu.Unlock()
+		}).
+		SetOnConnectHandler(func(c mqtt.Client) {
 			go func() {
-				if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}}); err == nil {
+				tok := c.Subscribe(filter, 1, nil)
+				if tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
 					select {
 					case up <- struct{}{}:
 					default:
 					}
 				}
 			}()
-		},
-		ClientConfig: paho.ClientConfig{
-			ClientID: fmt.Sprintf("test-sub-%d", time.Now().UnixNano()),
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-				s.mu.Lock()
-				s.msgs = append(s.msgs, Message{pr.Packet.Topic, string(pr.Packet.Payload), pr.Packet.Retain})
-				s.mu.Unlock()
-				return true, nil
-			}},
-		},
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
+		})
+	for _, raw := range brokerURLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("broker URL %q: %v", raw, err)
+		}
+		opts.AddBroker("tcp://" + u.Host)
 	}
-	s.cm = cm
-	t.Cleanup(func() {
-		dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
-		defer dcancel()
-		_ = cm.Disconnect(dctx)
-		cancel()
-		<-cm.Done()
-	})
+	s.c = mqtt.NewClient(opts)
+	s.c.Connect()
+	t.Cleanup(func() { s.c.Disconnect(100) })
 	select {
 	case <-up:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("subscriber did not subscribe to %s on %s", filter, brokerURL)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("subscriber did not subscribe to %s on %v", filter, brokerURLs)
 	}
 	return s
 }
@@ -126,9 +126,11 @@ func (s *Subscriber) Last(topic string) string {
 // connection.
 func (s *Subscriber) Publish(t testing.TB, topic, payload string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := s.cm.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(payload)}); err != nil {
+	tok := s.c.Publish(topic, 1, false, payload)
+	if !tok.WaitTimeout(10 * time.Second) {
+		t.Fatalf("publish %s: no PUBACK in 10 s", topic)
+	}
+	if err := tok.Error(); err != nil {
 		t.Fatalf("publish %s: %v", topic, err)
 	}
 }
