@@ -26,7 +26,7 @@ const defaultStatusAddr = "127.0.0.1:9265"
 // /healthz and /metrics (metrics.listen) when -addr is given. An unhealthy
 // daemon is shown, then reported by exit status 1.
 func statusFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
-	socket := fs.String("socket", control.DefaultSocket, "the daemon's control socket, `PATH` (control)")
+	socketPath := socketFlag(fs)
 	addr := fs.String("addr", defaultStatusAddr, "read the metrics endpoint at `HOST:PORT` (metrics.listen) instead of the control socket")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on the daemon after `D`")
 	return func(ctx context.Context, args []string, std stdio) error {
@@ -36,11 +36,11 @@ func statusFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error 
 		if !flagSet(fs, "addr") {
 			ctx, cancel := context.WithTimeout(ctx, *timeout)
 			defer cancel()
-			st, err := control.NewClient(*socket).Status(ctx)
+			st, err := control.NewClient(socketPath()).Status(ctx)
 			if err != nil {
 				return err
 			}
-			writeStatus(std.out, fromControl(*socket, st))
+			writeStatus(std.out, fromControl(socketPath(), st))
 			if !st.Healthy {
 				return errReported
 			}

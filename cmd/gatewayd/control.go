@@ -2,40 +2,35 @@ package main
 
 import (
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
 
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/control"
 )
 
-// controlPath is where the control socket goes, or "" for none. The
-// default, /run/gatewayd/gatewayd.sock, lives in the directory systemd
-// makes for the unit (RuntimeDirectory=gatewayd). Run by hand, that
-// directory is usually missing: the daemon then runs without a control
-// socket and says so, rather than refusing to start.
-func (d *daemon) controlPath() string {
-	path := d.cfg.Settings().Control
+// controlPath is where the control socket goes, or "" for none: the
+// rule of control.Env.ServerPath (the default follows /run/gatewayd, then
+// $XDG_RUNTIME_DIR, then the working directory), its directory made if
+// missing. A path that cannot be used fails the start rather than leaving
+// the daemon without its socket in silence.
+func (d *daemon) controlPath() (string, error) {
+	path := control.Env{}.ServerPath(d.cfg.Settings().Control)
 	if path == "" {
-		return ""
+		return "", nil
 	}
-	if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {
-		d.log.Warn("control socket off: its directory does not exist (systemd makes it with RuntimeDirectory=gatewayd); set control: to a path in a directory you can write, or \"\" to turn it off",
-			"path", path)
-		return ""
+	if err := control.MakeDir(path); err != nil {
+		return "", err
 	}
-	return path
+	return path, nil
 }
 
 // startControl opens the control socket ("" = none) and serves the
 // daemon's status, its boards and deliveries on it. Its stop lets requests
 // in progress finish, briefly, and removes the socket file.
 func (d *daemon) startControl() (func(), error) {
-	path := d.controlPath()
-	if path == "" {
-		return func() {}, nil
+	path, err := d.controlPath()
+	if err != nil || path == "" {
+		return func() {}, err
 	}
 	l, err := control.Listen(path)
 	if err != nil {

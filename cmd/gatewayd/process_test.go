@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// A daemon on the default control: puts its socket in
+	// $XDG_RUNTIME_DIR/gatewayd (or the working directory, the source
+	// tree): keep it in the test's own directory.
+	os.Setenv("XDG_RUNTIME_DIR", dir)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
