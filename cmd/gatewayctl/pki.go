@@ -90,6 +90,11 @@ func pkiInit(args []string, std stdio) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{Err: errReported}
 	}
+	if err := flagAfterArgument(fs, args); err != nil {
+		fmt.Fprintf(std.errOut, "gatewayctl %s: %v\n", fs.Name(), err)
+		fs.Usage()
+		return usageError{Err: errReported}
+	}
 	if fs.NArg() != 1 {
 		fmt.Fprintf(std.errOut, "gatewayctl pki init: want one argument, DIR, got %d\n", fs.NArg())
 		fs.Usage()
@@ -116,6 +121,11 @@ func pkiBoard(args []string, std stdio) error {
 	fs, renew := pkiSubFlags("board", "[-renew] DIR ID",
 		"Issue board ID's certificate (common name ID) from the CA in DIR.\nAn existing one is kept and printed again, unless -renew.", std.errOut)
 	if err := fs.Parse(args); err != nil {
+		return usageError{Err: errReported}
+	}
+	if err := flagAfterArgument(fs, args); err != nil {
+		fmt.Fprintf(std.errOut, "gatewayctl %s: %v\n", fs.Name(), err)
+		fs.Usage()
 		return usageError{Err: errReported}
 	}
 	if fs.NArg() != 2 {
