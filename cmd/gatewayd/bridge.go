@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/bridge"
-	"github.com/gatewayd/gatewayd/gateway/metrics"
 )
 
 // bridgeClose bounds the goodbye to the broker at shutdown: the retained
@@ -113,36 +111,6 @@ func sameBridge(a, b configs.MQTTSettings) bool {
 		a.TopicPrefix == b.TopicPrefix && a.Username == b.Username && a.Password == b.Password &&
 		a.CAFile == b.CAFile && a.RootCAs.Equal(b.RootCAs) &&
 		a.QueueDir == b.QueueDir && a.QueueMaxBytes == b.QueueMaxBytes
-}
-
-// bridgeTotals gives the bridge's figures to metrics.
-func (d *daemon) bridgeTotals() metrics.BridgeTotals {
-	st := d.bridge.Stats()
-	return metrics.BridgeTotals{
-		Broker: st.Broker, Connected: st.Connected,
-		QueueMessages: st.QueueMessages, QueueBytes: st.QueueBytes,
-		Published: st.Published, Acked: st.Acked, NoSubscribers: st.NoSubscribers,
-		Spooled: st.Spooled, Redelivered: st.Redelivered,
-		DownlinkDelivered: st.DownlinkDelivered, DownlinkDropped: st.DownlinkDropped,
-	}
-}
-
-// brokerStatus is the end of systemd's STATUS= line: ", broker
-// connected" or ", broker unreachable"; "" without a bridge.
-func (d *daemon) brokerStatus() string {
-	if d.bridge == nil {
-		return ""
-	}
-	st := d.bridge.Stats()
-	state := "connected"
-	if !st.Connected {
-		state = "unreachable"
-	}
-	s := ", broker " + state
-	if st.QueueMessages > 0 {
-		s += fmt.Sprintf(", %d queued", st.QueueMessages)
-	}
-	return s
 }
 
 var _ gateway.Uplink = (*bridge.Bridge)(nil)

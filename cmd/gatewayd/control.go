@@ -1,10 +1,6 @@
 package main
 
 import (
-	"errors"
-	"runtime"
-
-	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/control"
 )
 
@@ -36,34 +32,7 @@ func (d *daemon) startControl() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &control.Server{Status: d.controlStatus, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Reload: d.reloadNow, Logger: d.log}
+	srv := &control.Server{Status: d.snapshot, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Reload: d.reloadNow, Logger: d.log}
 	d.log.Info("control socket listening", "path", path)
 	return d.serveHTTP("control socket", func() error { return srv.Serve(l) }, srv.Shutdown), nil
-}
-
-// controlStatus is GET /v1/status: the figures `gatewayctl status` shows.
-func (d *daemon) controlStatus() control.Status {
-	st := d.srv.Stats()
-	leds := d.leds.Totals()
-	s := control.Status{
-		Version: version, Commit: commit, GoVersion: runtime.Version(),
-		Healthy: true, Health: "ok",
-		Clients: st.Clients, Boards: len(d.srv.Boards()), Accepted: st.Accepted,
-		Rejected:   map[string]uint64{},
-		MessagesIn: st.MessagesIn, MessagesOut: st.Messages, BytesIn: st.BytesIn, BytesOut: st.BytesOut,
-		LEDChanges: leds.Changes, LEDCoalesced: leds.Coalesced, GPIOErrors: leds.Errors,
-	}
-	for _, r := range gateway.RejectReasons() {
-		s.Rejected[r.String()] = st.Rejected[r]
-	}
-	if d.bridge != nil {
-		b := d.bridge.Stats()
-		s.MQTT = &control.MQTT{Broker: b.Broker, Connected: b.Connected, QueueMessages: b.QueueMessages, QueueBytes: b.QueueBytes, Published: b.Published, Acknowledged: b.Acked}
-	}
-	if err := d.healthy(); err != nil && !errors.Is(err, gateway.ErrServerClosed) {
-		s.Healthy, s.Health = false, err.Error()
-	} else if err != nil {
-		s.Healthy, s.Health = false, "shutting down"
-	}
-	return s
 }
