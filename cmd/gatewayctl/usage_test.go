@@ -34,6 +34,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"bench", "x", "-n", "1"}, 2, "", "flag -n after an argument"},
 		{[]string{"pki", "init", "/nonexistent/pki", "-host", "gw.local"}, 2, "", "gatewayctl pki init: flag -host after an argument"},
 		{[]string{"pki", "board", "/nonexistent/pki", "kitchen-1", "-renew"}, 2, "", "gatewayctl pki board: flag -renew after an argument"},
+		// One board-ID rule: no certificate for an ID the gateway refuses.
+		{[]string{"pki", "board", "/nonexistent/pki", "ip-x"}, 1, "", `pki: board ID "ip-x": IDs starting with "ip-" name clients that never said hello`},
+		{[]string{"send", "-hello", "ip-x", "hi"}, 2, "", `-hello: board ID "ip-x": IDs starting with "ip-"`},
 		{[]string{"-version"}, 0, "gatewayctl v9.8.7-test (commit c0ffee, go", ""},
 		{[]string{"help"}, 0, "bench", ""},
 		{[]string{"help", "send"}, 0, "default \"127.0.0.1:65432\"", ""},
