@@ -68,7 +68,7 @@ var commands = []command{
 	{"boards", "[-socket PATH]", "the connected boards, one row each", boardsFlags},
 	{"tell", "[-socket PATH] ID MESSAGE", "deliver a message to a connected board", tellFlags},
 	{"reload", "[-socket PATH]", "have the daemon reload its configuration, and wait for the outcome", reloadFlags},
-	{"pki", "init [-renew] [-host NAME|IP]... DIR | board [-renew] DIR ID", "make the CA and certificates for TLS", pkiFlags},
+	{"pki", "init [-renew] [-group GROUP] [-host NAME|IP]... DIR | board [-renew] DIR ID", "make the CA and certificates for TLS", pkiFlags},
 }
 
 func usage(w io.Writer) {

@@ -43,7 +43,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"help", "status"}, 0, "default \"127.0.0.1:9265\"", ""},
 		{[]string{"help", "nope"}, 2, "", `unknown command "nope"`},
 		{[]string{"help", "pki"}, 0, "subcommands:\n  init ", ""},
-		{[]string{"help", "pki", "init"}, 0, "usage: gatewayctl pki init [-renew] [-host NAME|IP]... DIR", ""},
+		{[]string{"help", "pki", "init"}, 0, "usage: gatewayctl pki init [-renew] [-group GROUP] [-host NAME|IP]... DIR", ""},
 		{[]string{"help", "pki", "board"}, 0, "-renew\n", ""},
 		{[]string{"help", "pki", "nope"}, 2, "", `unknown pki subcommand "nope"`},
 	}
