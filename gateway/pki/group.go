@@ -26,7 +26,6 @@ const (
 	sharedKeyMode os.FileMode = 0o640
 )
 
-
 // shareWithGroup gives group read access to dir and its server key, as
 // the daemon needs under the packaged unit (User=gatewayd). It runs after
 // every Init, so a directory made before, or a key renewed, is put right.
