@@ -17,9 +17,9 @@ wait_active gatewayd.service
 say started "$(systemctl is-active gatewayd.service)"
 
 # TLS: one pki init makes the place the daemon can read.
-gatewayctl pki init -host localhost -host 127.0.0.1 "$pki" >/out/pki-init.txt 2>&1
+gatewayctl pki init /etc/gatewayd/pki >/out/pki-init.txt 2>&1
 say pki_init_rc $?
-gatewayctl pki board "$pki" kitchen-1 >/dev/null 2>&1
+gatewayctl pki board /etc/gatewayd/pki kitchen-1 >/dev/null 2>&1
 say pki_board_rc $?
 say pki_dir "$(stat -c '%a %U:%G' "$pki")"
 say pki_server_key "$(stat -c '%a %U:%G' "$pki/server.key")"
