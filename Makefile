@@ -10,7 +10,8 @@
 #   make deb       Debian packages for arm64 and armhf (the armv6 build), into bin/
 #   make pi-test   the emulated Raspberry Pi 3 test: real kernel GPIO lines under qemu,
 #                  on any Debian/Ubuntu PC (see deploy/pitest)
-#   make lint      gofmt, go vet, staticcheck, shellcheck
+#   make lint      gofmt, go vet, no tracked binary or file over 1 MiB,
+#                  staticcheck, shellcheck
 #
 # One version for everything: `gatewayd -version`, `gatewayctl -version` and
 # the packages all carry the string deploy/version.sh prints (1.2.3 on a tag,
@@ -72,6 +73,7 @@ lint:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
 		echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	deploy/check-tracked.sh
 	$(GO) run $(STATICCHECK) ./...
 	@if command -v shellcheck >/dev/null; then \
 		shellcheck deploy/*.sh deploy/testdata/*.sh deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm; \

@@ -82,6 +82,7 @@ install -D -m 0644 "$here/gatewayd.socket" "$stage/lib/systemd/system/gatewayd.s
 install -D -m 0644 "$here/gatewayd.sysusers" "$stage/usr/lib/sysusers.d/gatewayd.conf"
 install -D -m 0644 "$here/avahi/gatewayd.service" "$stage/etc/avahi/services/gatewayd.service"
 install -D -m 0644 "$here/debian/copyright" "$doc/copyright"
+install -D -m 0644 "$here/systemd/cloud-broker.conf" "$doc/examples/cloud-broker.conf"
 install -D -m 0644 "$here/debian/lintian-overrides" "$stage/usr/share/lintian/overrides/gatewayd"
 for page in "$here"/man/*.[0-9]; do
 	name=${page##*/}

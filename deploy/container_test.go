@@ -309,3 +309,52 @@ func TestDebUnderSystemd(t *testing.T) {
 		t.Errorf("the journal holds no info line at all, so -p warning leaving them out proves nothing")
 	}
 }
+
+// TestFieldUnderSystemd boots the package's files as TestServiceUnderSystemd
+// does, with /etc/gatewayd writable as on a Pi, and lets
+// testdata/probe-field.sh follow the README: TLS from the pki made by one
+// `gatewayctl pki init /etc/gatewayd/pki`, served by the sandboxed daemon
+// to a board with a certificate; then a broker outside the LAN, refused by
+// the unit's IP filter (and logged naming IPAddressAllow=), then reached
+// through the shipped cloud-broker.conf drop-in.
+func TestFieldUnderSystemd(t *testing.T) {
+	needRoot(t)
+	needTool(t, "systemd-nspawn")
+	needTool(t, "dpkg-deb")
+	needTool(t, "mosquitto")
+	needTool(t, "mosquitto_sub")
+	if target, err := os.Readlink("/lib"); err != nil || strings.TrimPrefix(target, "/") != "usr/lib" {
+		t.Skip("the build machine's /lib is not merged into /usr; the package layering below assumes it is")
+	}
+	arch := strings.TrimSpace(run(t, "dpkg", "--print-architecture"))
+	work := t.TempDir()
+	deb := strings.TrimSpace(run(t, "./build-deb.sh", arch, testVersion, work, hostDaemon(t), hostCtl(t)))
+	pkg := filepath.Join(work, "pkg")
+	run(t, "dpkg-deb", "--extract", deb, pkg)
+	top := filepath.Join(work, "usr")
+	run(t, "cp", "-a", filepath.Join(pkg, "usr")+"/.", top)
+	run(t, "cp", "-a", filepath.Join(pkg, "lib")+"/.", filepath.Join(top, "lib"))
+	etc := filepath.Join(work, "etc-gatewayd")
+	run(t, "cp", "-a", filepath.Join(pkg, "etc/gatewayd")+"/.", etc)
+	results := bootProbe(t, "testdata/probe-field.sh",
+		"--overlay-ro=/usr:"+top+":/usr",
+		"--bind="+etc+":/etc/gatewayd",
+		"systemd.wants=gatewayd.socket", "systemd.wants=gatewayd.service")
+	tests := []probeCheck{
+		{"started", "active", "the packaged service runs"},
+		{"pki_init_rc", "0", "sudo gatewayctl pki init /etc/gatewayd/pki succeeds"},
+		{"pki_board_rc", "0", "and pki board"},
+		{"pki_dir", "750 root:gatewayd", "the daemon's group may enter the pki directory"},
+		{"pki_server_key", "640 root:gatewayd", "and read the server's key; nobody else may"},
+		{"pki_ca_key", "600 root:root", "the CA's key stays root's"},
+		{"tls_active", "active", "the daemon starts with tls: pointing there"},
+		{"tls_send", "Received from server: hello-tls", "a board with a certificate talks TLS to the packaged daemon"},
+		{"blocked_logged", "yes", "a broker outside the LAN: the refused or dropped connect is logged naming IPAddressAllow="},
+		{"blocked_status_rc", "1", "gatewayctl status says unhealthy"},
+		{"blocked_health", "UNHEALTHY: bridge: broker unreachable: 203.0.113.1:1883", "naming the broker"},
+		{"cloud_status_rc", "0", "with the cloud-broker.conf drop-in the daemon is healthy"},
+		{"cloud_broker", "203.0.113.1:1883 connected, 0 queued (0 bytes)", "connected to the broker outside the LAN"},
+		{"cloud_published", "to-the-cloud", "a board's line reaches it"},
+	}
+	judge(t, results, tests)
+}

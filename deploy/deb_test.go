@@ -49,19 +49,20 @@ func TestDebPackages(t *testing.T) {
 
 			// Every file with its mode and owner; nothing more.
 			wantContents := map[string]string{
-				"./usr/sbin/gatewayd":                     "-rwxr-xr-x root/root",
-				"./usr/bin/gatewayctl":                    "-rwxr-xr-x root/root",
-				"./usr/share/man/man8/gatewayd.8.gz":      "-rw-r--r-- root/root",
-				"./usr/share/man/man5/gatewayd.yaml.5.gz": "-rw-r--r-- root/root",
-				"./usr/share/man/man1/gatewayctl.1.gz":    "-rw-r--r-- root/root",
-				"./usr/share/doc/gatewayd/copyright":      "-rw-r--r-- root/root",
-				"./usr/share/doc/gatewayd/changelog.gz":   "-rw-r--r-- root/root",
-				"./usr/share/lintian/overrides/gatewayd":  "-rw-r--r-- root/root",
-				"./etc/gatewayd/gatewayd.yaml":            "-rw-r--r-- root/root",
-				"./etc/avahi/services/gatewayd.service":   "-rw-r--r-- root/root",
-				"./lib/systemd/system/gatewayd.service":   "-rw-r--r-- root/root",
-				"./lib/systemd/system/gatewayd.socket":    "-rw-r--r-- root/root",
-				"./usr/lib/sysusers.d/gatewayd.conf":      "-rw-r--r-- root/root",
+				"./usr/sbin/gatewayd":                                 "-rwxr-xr-x root/root",
+				"./usr/bin/gatewayctl":                                "-rwxr-xr-x root/root",
+				"./usr/share/man/man8/gatewayd.8.gz":                  "-rw-r--r-- root/root",
+				"./usr/share/man/man5/gatewayd.yaml.5.gz":             "-rw-r--r-- root/root",
+				"./usr/share/man/man1/gatewayctl.1.gz":                "-rw-r--r-- root/root",
+				"./usr/share/doc/gatewayd/copyright":                  "-rw-r--r-- root/root",
+				"./usr/share/doc/gatewayd/changelog.gz":               "-rw-r--r-- root/root",
+				"./usr/share/doc/gatewayd/examples/cloud-broker.conf": "-rw-r--r-- root/root",
+				"./usr/share/lintian/overrides/gatewayd":              "-rw-r--r-- root/root",
+				"./etc/gatewayd/gatewayd.yaml":                        "-rw-r--r-- root/root",
+				"./etc/avahi/services/gatewayd.service":               "-rw-r--r-- root/root",
+				"./lib/systemd/system/gatewayd.service":               "-rw-r--r-- root/root",
+				"./lib/systemd/system/gatewayd.socket":                "-rw-r--r-- root/root",
+				"./usr/lib/sysusers.d/gatewayd.conf":                  "-rw-r--r-- root/root",
 			}
 			for _, line := range strings.Split(strings.TrimSpace(run(t, "dpkg-deb", "--contents", deb)), "\n") {
 				f := strings.Fields(line)
@@ -95,16 +96,17 @@ func TestDebPackages(t *testing.T) {
 			x := t.TempDir()
 			run(t, "dpkg-deb", "--extract", deb, x)
 			for src, dst := range map[string]string{
-				"gatewayd.service":         "lib/systemd/system/gatewayd.service",
-				"gatewayd.socket":          "lib/systemd/system/gatewayd.socket",
-				"gatewayd.sysusers":        "usr/lib/sysusers.d/gatewayd.conf",
-				"../configs/gatewayd.yaml": "etc/gatewayd/gatewayd.yaml",
-				"avahi/gatewayd.service":   "etc/avahi/services/gatewayd.service",
-				"debian/copyright":         "usr/share/doc/gatewayd/copyright",
-				"debian/lintian-overrides": "usr/share/lintian/overrides/gatewayd",
-				"man/gatewayd.8":           "usr/share/man/man8/gatewayd.8.gz",
-				"man/gatewayd.yaml.5":      "usr/share/man/man5/gatewayd.yaml.5.gz",
-				"man/gatewayctl.1":         "usr/share/man/man1/gatewayctl.1.gz",
+				"gatewayd.service":          "lib/systemd/system/gatewayd.service",
+				"gatewayd.socket":           "lib/systemd/system/gatewayd.socket",
+				"gatewayd.sysusers":         "usr/lib/sysusers.d/gatewayd.conf",
+				"../configs/gatewayd.yaml":  "etc/gatewayd/gatewayd.yaml",
+				"avahi/gatewayd.service":    "etc/avahi/services/gatewayd.service",
+				"debian/copyright":          "usr/share/doc/gatewayd/copyright",
+				"systemd/cloud-broker.conf": "usr/share/doc/gatewayd/examples/cloud-broker.conf",
+				"debian/lintian-overrides":  "usr/share/lintian/overrides/gatewayd",
+				"man/gatewayd.8":            "usr/share/man/man8/gatewayd.8.gz",
+				"man/gatewayd.yaml.5":       "usr/share/man/man5/gatewayd.yaml.5.gz",
+				"man/gatewayctl.1":          "usr/share/man/man1/gatewayctl.1.gz",
 			} {
 				a, _ := os.ReadFile(src)
 				b := readMaybeGzip(t, filepath.Join(x, dst))

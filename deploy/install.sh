@@ -16,6 +16,7 @@
 #   /usr/local/sbin/gatewayd                         the daemon
 #   /usr/local/bin/gatewayctl                        the client
 #   /usr/local/share/man/man{1,5,8}/*.gz             gatewayctl(1), gatewayd.yaml(5), gatewayd(8)
+#   /usr/local/share/doc/gatewayd/examples/cloud-broker.conf  a drop-in for a broker outside the LAN
 #   /usr/local/lib/systemd/system/gatewayd.{service,socket}
 #   /usr/local/lib/sysusers.d/gatewayd.conf          the gatewayd user, gpio group
 #   /etc/gatewayd/gatewayd.yaml                      the config, never overwritten
@@ -107,6 +108,7 @@ fi
 bindir=$root/usr/local/bin
 sbindir=$root/usr/local/sbin
 mandir=$root/usr/local/share/man
+exampledir=$root/usr/local/share/doc/gatewayd/examples
 manpages="man8/gatewayd.8.gz man5/gatewayd.yaml.5.gz man1/gatewayctl.1.gz"
 unitdir=$root/usr/local/lib/systemd/system
 sysusersdir=$root/usr/local/lib/sysusers.d
@@ -160,6 +162,8 @@ do_uninstall() {
 	for page in $manpages; do
 		rm -f "$mandir/$page"
 	done
+	rm -f "$exampledir/cloud-broker.conf"
+	rmdir "$exampledir" "${exampledir%/examples}" 2>/dev/null || true
 	if have_systemd; then
 		systemctl daemon-reload
 	fi
@@ -254,6 +258,8 @@ do_install() {
 		install_file 0644 "$tmp" "$mandir/man${name##*.}/$name.gz"
 		rm -f "$tmp"
 	done
+	# Examples: the drop-in for a broker outside the LAN.
+	install_file 0644 "$here/systemd/cloud-broker.conf" "$exampledir/cloud-broker.conf"
 	install_file 0755 "$ctl" "$bindir/gatewayctl"
 
 	install_file 0755 "$binary" "$sbindir/gatewayd"

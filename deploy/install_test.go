@@ -124,19 +124,20 @@ func TestInstallScript(t *testing.T) {
 
 	runInstall(t, root, bin)
 	wantFiles(t, root, map[string]fs.FileMode{
-		"usr/local/sbin/gatewayd":                       0o755,
-		"usr/local/bin/gatewayctl":                      0o755,
-		"usr/local/share/man/man8/gatewayd.8.gz":        0o644,
-		"usr/local/share/man/man5/gatewayd.yaml.5.gz":   0o644,
-		"usr/local/share/man/man1/gatewayctl.1.gz":      0o644,
-		"usr/local/lib/systemd/system/gatewayd.service": 0o644,
-		"usr/local/lib/systemd/system/gatewayd.socket":  0o644,
-		"usr/local/lib/sysusers.d/gatewayd.conf":        0o644,
-		"etc/gatewayd":                                  fs.ModeDir | 0o755,
-		"etc/gatewayd/gatewayd.yaml":                    0o644,
-		"etc/gatewayd/gatewayd.yaml.dist":               0,
-		sockWants:                                       fs.ModeSymlink | 0o777,
-		svcWants:                                        fs.ModeSymlink | 0o777,
+		"usr/local/sbin/gatewayd":                                 0o755,
+		"usr/local/bin/gatewayctl":                                0o755,
+		"usr/local/share/man/man8/gatewayd.8.gz":                  0o644,
+		"usr/local/share/man/man5/gatewayd.yaml.5.gz":             0o644,
+		"usr/local/share/man/man1/gatewayctl.1.gz":                0o644,
+		"usr/local/share/doc/gatewayd/examples/cloud-broker.conf": 0o644,
+		"usr/local/lib/systemd/system/gatewayd.service":           0o644,
+		"usr/local/lib/systemd/system/gatewayd.socket":            0o644,
+		"usr/local/lib/sysusers.d/gatewayd.conf":                  0o644,
+		"etc/gatewayd":                                            fs.ModeDir | 0o755,
+		"etc/gatewayd/gatewayd.yaml":                              0o644,
+		"etc/gatewayd/gatewayd.yaml.dist":                         0,
+		sockWants:                                                 fs.ModeSymlink | 0o777,
+		svcWants:                                                  fs.ModeSymlink | 0o777,
 	})
 	if got, _ := os.ReadFile(conf); !bytes.Equal(got, defaultConf) {
 		t.Errorf("installed config differs from configs/gatewayd.yaml")
@@ -180,14 +181,15 @@ func TestInstallScript(t *testing.T) {
 	t.Run("uninstall keeps the config", func(t *testing.T) {
 		runInstall(t, root, "--uninstall")
 		wantFiles(t, root, map[string]fs.FileMode{
-			"usr/local/sbin/gatewayd":                       0,
-			"usr/local/bin/gatewayctl":                      0,
-			"usr/local/share/man/man8/gatewayd.8.gz":        0,
-			"usr/local/lib/systemd/system/gatewayd.service": 0,
-			"usr/local/lib/systemd/system/gatewayd.socket":  0,
-			"usr/local/lib/sysusers.d/gatewayd.conf":        0,
-			svcWants:                                        0,
-			"etc/gatewayd/gatewayd.yaml":                    0o644,
+			"usr/local/sbin/gatewayd":                                 0,
+			"usr/local/bin/gatewayctl":                                0,
+			"usr/local/share/man/man8/gatewayd.8.gz":                  0,
+			"usr/local/share/doc/gatewayd/examples/cloud-broker.conf": 0,
+			"usr/local/lib/systemd/system/gatewayd.service":           0,
+			"usr/local/lib/systemd/system/gatewayd.socket":            0,
+			"usr/local/lib/sysusers.d/gatewayd.conf":                  0,
+			svcWants:                                                  0,
+			"etc/gatewayd/gatewayd.yaml":                              0o644,
 		})
 	})
 

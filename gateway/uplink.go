@@ -2,7 +2,8 @@ package gateway
 
 import (
 	"context"
-	"strings"
+
+	"github.com/gatewayd/gatewayd/gateway/board"
 )
 
 // Uplink takes each data line of a board before it is receipted. The
@@ -29,5 +30,5 @@ type Uplink interface {
 
 // anonymousName is the Uplink's name for a client that never said hello.
 func anonymousName(c *conn) string {
-	return "ip-" + strings.NewReplacer(".", "-", ":", "-").Replace(hostOf(c.remote).String())
+	return board.AnonymousID(hostOf(c.remote))
 }

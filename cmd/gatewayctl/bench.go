@@ -27,6 +27,7 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on a connection attempt after `D`")
 	sources := fs.String("source", "", "comma-separated local `ADDRS` to connect from (default: automatic)")
 	lines := fs.Bool("lines", false, "end each message with LF and use no other LF, for a gateway with framing: line")
+	echoTimeout := fs.Duration("echo-timeout", 10*time.Second, "with -n and no -d, count an echo not back after `D` as an error")
 	cf := addConnFlags(fs, true)
 	return func(ctx context.Context, args []string, std stdio) error {
 		if err := cf.check(); err != nil {
@@ -50,7 +51,10 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 		dSet := false
 		fs.Visit(func(f *flag.Flag) { dSet = dSet || f.Name == "d" })
 		if *perConn > 0 && !dSet {
+			// Until the messages are done: a gateway that never echoes
+			// must not hold the run for ever.
 			cfg.Duration = 0
+			cfg.EchoTimeout = *echoTimeout
 		}
 		if *sources != "" {
 			for s := range strings.SplitSeq(*sources, ",") {
@@ -96,11 +100,26 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 		if !*jsonOut {
 			writeReport(std.out, cfg, res)
 		}
+		if res.Messages == 0 {
+			return noEcho(cfg, res)
+		}
 		if res.Mismatches > 0 {
 			return fmt.Errorf("%d echoed bytes differed from what was sent", res.Mismatches)
 		}
 		return nil
 	}
+}
+
+// noEcho says why a run that connected completed no message at all.
+func noEcho(cfg load.Config, r load.Result) error {
+	why := ""
+	if r.FirstError != "" {
+		why = " (" + r.FirstError + ")"
+	}
+	if !cfg.Lines {
+		return fmt.Errorf("no message came back from %s%s: a gateway with framing: line echoes only whole lines; use -lines", cfg.Addr, why)
+	}
+	return fmt.Errorf("no message came back from %s%s: is it an echo server? Its log says what it did with the lines", cfg.Addr, why)
 }
 
 // writeReport prints the human summary of a run.

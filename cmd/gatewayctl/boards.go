@@ -14,7 +14,7 @@ import (
 // boardsFlags defines `gatewayctl boards`: a table of the connected
 // boards, from the control socket.
 func boardsFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
-	socket := fs.String("socket", control.DefaultSocket, "the daemon's control socket, `PATH` (control)")
+	socketPath := socketFlag(fs)
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on the daemon after `D`")
 	return func(ctx context.Context, args []string, std stdio) error {
 		if len(args) > 0 {
@@ -22,7 +22,7 @@ func boardsFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error 
 		}
 		ctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()
-		bs, err := control.NewClient(*socket).Boards(ctx)
+		bs, err := control.NewClient(socketPath()).Boards(ctx)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,8 @@
 //	gatewayctl boards
 //	gatewayctl tell kitchen-1 led on
 //
-// Flags come before arguments. Exit status: 0 ok, 1 runtime error (and, for
+// Flags come before arguments: a flag after an argument is a usage error.
+// Exit status: 0 ok, 1 runtime error (and, for
 // bench, any echo mismatch; for status, an unhealthy daemon), 2 usage error.
 package main
 
@@ -68,7 +69,7 @@ var commands = []command{
 	{"tell", "[-socket PATH] ID MESSAGE", "deliver a message to a connected board", tellFlags},
 	{"reload", "[-socket PATH]", "have the daemon reload its configuration, and wait for the outcome", reloadFlags},
 	{"queue", "dead [-socket PATH]", "the lines the MQTT broker refused (dead letters)", queueFlags},
-	{"pki", "init [-renew] [-host NAME|IP]... DIR | board [-renew] DIR ID", "make the CA and certificates for TLS", pkiFlags},
+	{"pki", "init [-renew] [-group GROUP] [-host NAME|IP]... DIR | board [-renew] DIR ID", "make the CA and certificates for TLS", pkiFlags},
 }
 
 func usage(w io.Writer) {
@@ -154,6 +155,14 @@ func (c command) run(ctx context.Context, args []string, std stdio) error {
 	runCmd := c.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return usageError{Err: errReported} // flag has printed the problem and the usage
+	}
+	// A command made of subcommands checks each subcommand's own flags.
+	if _, sub := subcommandHelp[c.name]; !sub {
+		if err := flagAfterArgument(fs, args); err != nil {
+			fmt.Fprintf(std.errOut, "gatewayctl %s: %v\n", c.name, err)
+			fs.Usage()
+			return usageError{Err: errReported}
+		}
 	}
 	err := runCmd(ctx, fs.Args(), std)
 	var usage usageError

@@ -77,9 +77,17 @@ func ctl(t *testing.T, stdin []byte, args ...string) result {
 // ctlReader runs the built gatewayctl reading stdin from r.
 func ctlReader(t *testing.T, r io.Reader, args ...string) result {
 	t.Helper()
+	return ctlIn(t, r, "", nil, args...)
+}
+
+// ctlIn runs the built gatewayctl in dir ("": the test's) with env (nil:
+// the test's environment).
+func ctlIn(t *testing.T, r io.Reader, dir string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin.ctl, args...)
+	cmd.Dir, cmd.Env = dir, env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin = r
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -107,7 +115,15 @@ func (p *process) logText() string {
 // process gets SIGTERM at the end of the test.
 func startProcess(t *testing.T, path string, args []string, patterns ...*regexp.Regexp) (*process, []string) {
 	t.Helper()
-	p := &process{cmd: exec.Command(path, args...), done: make(chan struct{})}
+	return startCmd(t, exec.Command(path, args...), patterns...)
+}
+
+// startCmd is startProcess for a command already set up (its environment,
+// its working directory).
+func startCmd(t *testing.T, cmd *exec.Cmd, patterns ...*regexp.Regexp) (*process, []string) {
+	t.Helper()
+	path := cmd.Path
+	p := &process{cmd: cmd, done: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

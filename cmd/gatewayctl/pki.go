@@ -80,14 +80,20 @@ func pkiSubFlags(name, args, summary string, out io.Writer) (*flag.FlagSet, *boo
 }
 
 func pkiInit(args []string, std stdio) error {
-	fs, renew := pkiSubFlags("init", "[-renew] [-host NAME|IP]... DIR",
+	fs, renew := pkiSubFlags("init", "[-renew] [-group GROUP] [-host NAME|IP]... DIR",
 		"Create DIR (if needed), a CA and a server certificate for gatewayd.\nAn existing CA is kept; so is an existing server certificate, unless -renew.", std.errOut)
 	var hosts []string
 	fs.Func("host", "a `NAME|IP` the server certificate is for; repeat for more\n(default: the host name, NAME.local, localhost and this host's addresses)", func(s string) error {
 		hosts = append(hosts, s)
 		return nil
 	})
+	group := fs.String("group", "", "let `GROUP` read DIR and server.key (dir 0750, key 0640), for the daemon running as that group\n(default: "+pki.DaemonGroup+" when DIR is "+pki.DaemonDir+", else nobody: DIR 0700)")
 	if err := fs.Parse(args); err != nil {
+		return usageError{Err: errReported}
+	}
+	if err := flagAfterArgument(fs, args); err != nil {
+		fmt.Fprintf(std.errOut, "gatewayctl %s: %v\n", fs.Name(), err)
+		fs.Usage()
 		return usageError{Err: errReported}
 	}
 	if fs.NArg() != 1 {
@@ -99,7 +105,10 @@ func pkiInit(args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	res, err := pki.Init(dir, pki.Options{Hosts: hosts, Renew: *renew})
+	if !flagSet(fs, "group") && dir == pki.DaemonDir {
+		*group = pki.DaemonGroup
+	}
+	res, err := pki.Init(dir, pki.Options{Hosts: hosts, Renew: *renew, Group: *group})
 	if err != nil {
 		return err
 	}
@@ -116,6 +125,11 @@ func pkiBoard(args []string, std stdio) error {
 	fs, renew := pkiSubFlags("board", "[-renew] DIR ID",
 		"Issue board ID's certificate (common name ID) from the CA in DIR.\nAn existing one is kept and printed again, unless -renew.", std.errOut)
 	if err := fs.Parse(args); err != nil {
+		return usageError{Err: errReported}
+	}
+	if err := flagAfterArgument(fs, args); err != nil {
+		fmt.Fprintf(std.errOut, "gatewayctl %s: %v\n", fs.Name(), err)
+		fs.Usage()
 		return usageError{Err: errReported}
 	}
 	if fs.NArg() != 2 {

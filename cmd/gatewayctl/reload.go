@@ -15,7 +15,7 @@ import (
 // when the new file is bad, instead of succeeding while the daemon only
 // logs them.
 func reloadFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
-	socket := fs.String("socket", control.DefaultSocket, "the daemon's control socket, `PATH` (control)")
+	socketPath := socketFlag(fs)
 	timeout := fs.Duration("timeout", time.Minute, "give up on the daemon after `D`")
 	return func(ctx context.Context, args []string, std stdio) error {
 		if len(args) > 0 {
@@ -23,7 +23,7 @@ func reloadFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error 
 		}
 		ctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()
-		if err := control.NewClient(*socket).Reload(ctx); err != nil {
+		if err := control.NewClient(socketPath()).Reload(ctx); err != nil {
 			return err
 		}
 		fmt.Fprintln(std.out, "configuration reloaded")

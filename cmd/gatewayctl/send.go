@@ -16,10 +16,12 @@ import (
 // sendFlags defines `gatewayctl send`: the seed lab's multi-message client.
 // One connection; each message is written, its whole echo read back and
 // printed as `Received from server: MESSAGE`. With -hello each message is
-// a line of the board protocol: an LF is added to one that lacks it.
+// a line of the board protocol, and with -lines a line for a gateway with
+// framing: line: an LF is added to one that lacks it.
 func sendFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 	addr := fs.String("addr", defaultAddr, "the gateway's `HOST:PORT`")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up connecting, or waiting for an echo, after `D`")
+	lines := fs.Bool("lines", false, "send each message as a line, LF added when missing, for a gateway with framing: line")
 	cf := addConnFlags(fs, false)
 	return func(ctx context.Context, msgs []string, std stdio) error {
 		if err := cf.check(); err != nil {
@@ -45,7 +47,7 @@ func sendFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 			// echoes a message only once its LF has come: each message
 			// is sent as a line, LF added when missing, and its echo
 			// printed without the LF.
-			line := cf.hello != ""
+			line := cf.hello != "" || *lines
 			if line && !strings.HasSuffix(m, "\n") {
 				m += "\n"
 			}
@@ -90,6 +92,10 @@ func sendError(ctx context.Context, addr, msg string, got int, err error, timeou
 		return errors.New("interrupted")
 	case hungUp(err):
 		return fmt.Errorf("%s closed the connection%s: %s", addr, hangUpNote(err), what)
+	case errors.Is(err, os.ErrDeadlineExceeded) && got == 0 && !strings.Contains(msg, "\n"):
+		// The usual cause: the gateway runs framing: line, and echoes
+		// nothing until the LF that this message never sends.
+		return fmt.Errorf("no echo from %s within %v: %s; a gateway with framing: line echoes a message only once its LF has come: use -lines (or end the message with a newline)", addr, timeout, what)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("no echo from %s within %v: %s", addr, timeout, what)
 	}

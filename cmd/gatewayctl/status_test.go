@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -8,63 +9,50 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/control"
 )
 
-const fixedMetrics = `# HELP gatewayd_clients Clients connected now.
-# TYPE gatewayd_clients gauge
-gatewayd_clients 3
-# TYPE gatewayd_connections_accepted_total counter
-gatewayd_connections_accepted_total 120
-# TYPE gatewayd_connections_rejected_total counter
-gatewayd_connections_rejected_total{reason="max_clients"} 4
-gatewayd_connections_rejected_total{reason="max_clients_per_ip"} 0
-gatewayd_connections_rejected_total{reason="not_allowed"} 1
-gatewayd_connections_rejected_total{reason="shutting_down"} 0
-# TYPE gatewayd_messages_total counter
-gatewayd_messages_total{direction="in"} 1000
-gatewayd_messages_total{direction="out"} 999
-# TYPE gatewayd_bytes_total counter
-gatewayd_bytes_total{direction="in"} 64000
-gatewayd_bytes_total{direction="out"} 63936
-# TYPE gatewayd_led_changes_total counter
-gatewayd_led_changes_total 200
-# TYPE gatewayd_led_events_coalesced_total counter
-gatewayd_led_events_coalesced_total 800
-# TYPE gatewayd_gpio_errors_total counter
-gatewayd_gpio_errors_total 2
-# TYPE gatewayd_build_info gauge
-gatewayd_build_info{commit="abc1234",goversion="go1.26.8",version="1.2.3"} 1
-# TYPE gatewayd_up gauge
-gatewayd_up 1
-`
+// fixedStatus is a daemon's snapshot as GET /v1/status serves it.
+var fixedStatus = control.Status{
+	Version: "1.2.3", Commit: "abc1234", GoVersion: "go1.26.8", Healthy: true, Health: "ok", Alive: true,
+	Clients: 3, Accepted: 120, Rejected: map[string]uint64{"max_clients": 4, "max_clients_per_ip": 0, "not_allowed": 1},
+	MessagesIn: 1000, MessagesOut: 999, BytesIn: 64000, BytesOut: 63936,
+	LEDChanges: 200, LEDCoalesced: 800, GPIOErrors: 2,
+}
 
-// fakeEndpoint serves /healthz with code and body, and /metrics with metrics.
-func fakeEndpoint(t *testing.T, code int, body, metrics string) string {
+// fakeEndpoint serves body as GET /v1/status.
+func fakeEndpoint(t *testing.T, body string) string {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(code)
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, body)
-	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprint(w, metrics)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
+func statusJSON(t *testing.T, st control.Status) string {
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestStatusSummary(t *testing.T) {
+	unhealthy := fixedStatus
+	unhealthy.Healthy, unhealthy.Health = false, "bridge: broker unreachable: broker.lan:1883"
+	unhealthy.MQTT = &control.MQTT{Broker: "broker.lan:1883", QueueMessages: 5, QueueBytes: 80}
 	tests := []struct {
-		name    string
-		code    int
-		body    string
-		metrics string
-		exit    int
-		want    []string
+		name string
+		st   control.Status
+		exit int
+		want []string
 	}{
-		{"healthy", 200, "ok\n", fixedMetrics, 0, []string{
+		{"healthy", fixedStatus, 0, []string{
 			"gatewayd 1.2.3 (commit abc1234, go1.26.8) at ",
 			"health       ok\n",
 			"clients      3 connected\n",
@@ -74,20 +62,15 @@ func TestStatusSummary(t *testing.T) {
 			"LEDs         200 changes, 800 events coalesced\n",
 			"GPIO errors  2\n",
 		}},
-		{"unhealthy", 503, "accept loop stalled for 12s\n", strings.Replace(fixedMetrics, "gatewayd_up 1", "gatewayd_up 0", 1), 1, []string{
-			"health       UNHEALTHY: accept loop stalled for 12s\n",
+		{"unhealthy", unhealthy, 1, []string{
+			"health       UNHEALTHY: bridge: broker unreachable: broker.lan:1883\n",
 			"clients      3 connected\n",
-		}},
-		{"older daemon without some metrics", 200, "ok", "gatewayd_clients 7\n", 0, []string{
-			"gatewayd at ",
-			"clients      7 connected\n",
-			"connections  n/a accepted, n/a rejected\n",
-			"GPIO errors  n/a\n",
+			"broker       broker.lan:1883 UNREACHABLE, 5 queued (80 bytes)\n",
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr := fakeEndpoint(t, tt.code, tt.body, tt.metrics)
+			addr := fakeEndpoint(t, statusJSON(t, tt.st))
 			r := ctl(t, nil, "status", "-addr", addr)
 			if r.code != tt.exit {
 				t.Errorf("exit %d, want %d (stderr %q)", r.code, tt.exit, r.stderr)
@@ -111,7 +94,7 @@ func TestStatusFailures(t *testing.T) {
 	}{
 		{"nothing listening", closedAddr(t), []string{"cannot reach the status endpoint at 127.0.0.1:", "connection refused", "is metrics.listen set in the config?"}},
 		{"another HTTP server", strings.TrimPrefix(notGatewayd.URL, "http://"), []string{"answered 404 Not Found", "is this gatewayd's metrics endpoint?"}},
-		{"garbage metrics", fakeEndpoint(t, 200, "ok", "gatewayd_clients{ nonsense\n"), []string{"/metrics:"}},
+		{"garbage status", fakeEndpoint(t, "{ nonsense"), []string{"/v1/status: not gatewayd's status"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 // tellFlags defines `gatewayctl tell`: deliver one message to a connected
 // board, which reads it as `!msg MESSAGE`.
 func tellFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
-	socket := fs.String("socket", control.DefaultSocket, "the daemon's control socket, `PATH` (control)")
+	socketPath := socketFlag(fs)
 	timeout := fs.Duration("timeout", 15*time.Second, "give up on the daemon after `D`")
 	return func(ctx context.Context, args []string, std stdio) error {
 		if len(args) < 2 {
@@ -30,6 +30,6 @@ func tellFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error {
 		}
 		ctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()
-		return control.NewClient(*socket).Tell(ctx, id, msg)
+		return control.NewClient(socketPath()).Tell(ctx, id, msg)
 	}
 }

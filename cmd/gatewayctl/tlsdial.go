@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gatewayd/gatewayd/cmd/internal/load"
-	"github.com/gatewayd/gatewayd/gateway/pki"
+	"github.com/gatewayd/gatewayd/gateway/board"
 )
 
 // conn is what send and chat talk over: a TCP or a TLS connection, both of
@@ -58,7 +58,7 @@ func (f *connFlags) check() error {
 		if f.helloDescribeBulk {
 			id += "-1"
 		}
-		if err := pki.CheckID(id); err != nil {
+		if err := board.CheckID(id); err != nil {
 			return usageError{Err: fmt.Errorf("-hello: %w", err)}
 		}
 	}

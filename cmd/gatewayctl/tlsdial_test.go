@@ -171,7 +171,7 @@ func TestConnFlagsUsage(t *testing.T) {
 	}{
 		{[]string{"send", "-ca", "x", "m"}, "-ca, -cert and -key need -tls"},
 		{[]string{"send", "-tls", "-cert", "x", "m"}, "-cert and -key go together"},
-		{[]string{"chat", "-hello", "bad id"}, `-hello: pki: board ID "bad id"`},
+		{[]string{"chat", "-hello", "bad id"}, `-hello: board ID "bad id": the ID may hold only`},
 		{[]string{"bench", "-hello", strings.Repeat("x", 64)}, "-hello"},
 	} {
 		r := ctl(t, nil, tt.args...)

@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/bridge"
 	"github.com/gatewayd/gatewayd/gateway/control"
-	"github.com/gatewayd/gatewayd/gateway/metrics"
 )
 
 // bridgeClose bounds the goodbye to the broker at shutdown: the retained
@@ -127,20 +124,6 @@ func sameBridge(a, b configs.MQTTSettings) bool {
 		a.QueueDir == b.QueueDir && a.QueueMaxBytes == b.QueueMaxBytes && a.QueueSync == b.QueueSync
 }
 
-// bridgeTotals gives the bridge's figures to metrics.
-func (d *daemon) bridgeTotals() metrics.BridgeTotals {
-	st := d.bridge.Stats()
-	return metrics.BridgeTotals{
-		Broker: st.Broker, Connected: st.Connected,
-		QueueMessages: st.QueueMessages, QueueBytes: st.QueueBytes,
-		Published: st.Published, Acked: st.Acked, DeadLetters: st.DeadLetters,
-		Spooled: st.Spooled, Redelivered: st.Redelivered,
-		DownlinkDelivered: st.DownlinkDelivered, DownlinkDropped: st.DownlinkDropped,
-		QueueCorruptRecords: st.QueueCorruptRecords, QueueFsyncErrors: st.QueueFsyncErrors, QueueNoSpaceErrors: st.QueueNoSpaceErrors,
-		Health: d.bridge.Health(),
-	}
-}
-
 // deadLetters is GET /v1/mqtt/dead-letters: the lines the broker refused,
 // read from queueDir's dead-letter file (the queue directory never
 // changes while gatewayd runs).
@@ -153,32 +136,6 @@ func deadLetters(queueDir string) func() ([]control.DeadLetter, error) {
 		}
 		return out, err
 	}
-}
-
-// brokerStatus is the end of systemd's STATUS= line: ", broker
-// connected" or ", broker unreachable"; "" without a bridge.
-func (d *daemon) brokerStatus() string {
-	if d.bridge == nil {
-		return ""
-	}
-	st := d.bridge.Stats()
-	state := "connected"
-	if !st.Connected {
-		state = "unreachable"
-	}
-	s := ", broker " + state
-	if st.QueueMessages > 0 {
-		s += fmt.Sprintf(", %d queued", st.QueueMessages)
-	}
-	if err := d.bridge.Health(); err != nil {
-		// The queue's troubles, as /healthz names them.
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if strings.HasPrefix(line, "queue: ") {
-				s += ", " + line
-			}
-		}
-	}
-	return s
 }
 
 var _ gateway.Uplink = (*bridge.Bridge)(nil)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/gatewayd/gatewayd/configs"
+	"github.com/gatewayd/gatewayd/gateway/control"
 	"github.com/gatewayd/gatewayd/gpio"
 )
 
@@ -19,7 +20,8 @@ func loadConfig(path string) (*configs.Config, error) {
 }
 
 // checkConfig is -check: the file was valid if we got here; verify the
-// pins with the configured driver too.
+// pins with the configured driver too, and that the control socket's
+// directory exists or can be made.
 func checkConfig(cfg *configs.Config, stdout, stderr io.Writer) error {
 	leds := cfg.LEDs()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -45,6 +47,12 @@ func checkConfig(cfg *configs.Config, stdout, stderr io.Writer) error {
 			if !verified && d == gpio.DriverPeriph {
 				fmt.Fprintln(stderr, "warning: the pins could not be verified on this host")
 			}
+		}
+	}
+	if path := (control.Env{}).ServerPath(cfg.Settings().Control); path != "" {
+		if err := control.CheckDir(path); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)
+			return errReported
 		}
 	}
 	fmt.Fprintln(stdout, "config OK")

@@ -184,16 +184,7 @@ func (d *daemon) startMetrics() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	src := metrics.Source{
-		Stats:   d.srv.Stats,
-		LEDs:    d.ledTotals,
-		Healthy: d.healthy,
-		Version: version,
-		Commit:  commit,
-	}
-	if d.bridge != nil {
-		src.Bridge = d.bridgeTotals
-	}
+	src := metrics.Source{Status: d.snapshot}
 	if d.cfg.Settings().MetricsPerBoard {
 		src.Boards = d.srv.Boards
 	}
@@ -252,7 +243,7 @@ func (d *daemon) startServing() (func(), error) {
 // stop says STOPPING=1 first of all, as shutdown begins.
 func (d *daemon) startSystemd() (func(), error) {
 	d.notify.Ready()
-	d.notify.Status(systemd.StatusLine(0, 0) + d.brokerStatus())
+	d.notify.Status(d.snapshot().Line())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -275,8 +266,7 @@ func (d *daemon) reportStatus(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			st := d.srv.Stats()
-			if line := systemd.StatusLine(st.Clients, st.Messages) + d.brokerStatus(); line != last {
+			if line := d.snapshot().Line(); line != last {
 				d.notify.Status(line)
 				last = line
 			}
@@ -313,10 +303,4 @@ func (d *daemon) feedWatchdog(ctx context.Context) {
 // healthy is nil while the accept loop and the LED worker are alive.
 func (d *daemon) healthy() error {
 	return errors.Join(d.srv.Healthy(stallLimit), d.leds.Healthy(stallLimit))
-}
-
-// ledTotals gives the LED rig's counters to metrics.
-func (d *daemon) ledTotals() metrics.LEDTotals {
-	t := d.leds.Totals()
-	return metrics.LEDTotals{Changes: t.Changes, Coalesced: t.Coalesced, Errors: t.Errors}
 }

@@ -1,8 +1,3 @@
-// Command gatewayd is the gateway daemon: a multi-client TCP echo server
-// that lights GPIO LEDs on a Raspberry Pi as clients connect and talk.
-//
-// See README.md at the top of the repository for its flags, configuration
-// and operation under systemd.
 package main
 
 import (

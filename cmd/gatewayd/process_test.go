@@ -33,6 +33,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// A daemon on the default control: puts its socket in
+	// $XDG_RUNTIME_DIR/gatewayd (or the working directory, the source
+	// tree): keep it in the test's own directory.
+	// (Not dir itself: the binary is dir/gatewayd.)
+	run := filepath.Join(dir, "run")
+	os.Mkdir(run, 0o700)
+	os.Setenv("XDG_RUNTIME_DIR", run)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -66,7 +73,14 @@ func start(t *testing.T, env []string, args ...string) *proc {
 
 func startCmd(t *testing.T, cmd *exec.Cmd, env []string) *proc {
 	t.Helper()
-	cmd.Env = append(cleanEnv(), env...)
+	// Each daemon on the default control: gets a runtime directory of its
+	// own, as in its own login session: several run at once.
+	run, err := os.MkdirTemp("", "gw-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(run) })
+	cmd.Env = append(append(cleanEnv(), "XDG_RUNTIME_DIR="+run), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

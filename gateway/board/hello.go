@@ -90,8 +90,8 @@ func ParseHello(line []byte) (Hello, error) {
 			return Hello{}, errorf(CodeBadHello, "token: %s", err.Error())
 		}
 	}
-	if len(h.ID) >= len(ReservedPrefix) && h.ID[:len(ReservedPrefix)] == ReservedPrefix {
-		return Hello{}, errorf(CodeReserved, "IDs starting with %q name clients that never said hello", ReservedPrefix)
+	if err := checkReserved(h.ID); err != nil {
+		return Hello{}, err
 	}
 	return h, nil
 }

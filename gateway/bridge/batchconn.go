@@ -82,7 +82,7 @@ func dialBroker(ctx context.Context, br broker) (net.Conn, error) {
 		nc, err = d.DialContext(ctx, "tcp", br.addr)
 	}
 	if err != nil {
-		return nil, err
+		return nil, dialError(br.addr, err)
 	}
 	if !batchWrites {
 		return nc, nil

@@ -6,16 +6,25 @@ import (
 	"github.com/gatewayd/gatewayd/gateway"
 )
 
-// Status is the daemon's health and counters, as GET /v1/status returns
-// them.
+// Status is one snapshot of the daemon: its health verdict and its
+// figures. The daemon makes it in one place, and everything that reports
+// on the daemon reads the same snapshot: GET /v1/status on the control
+// socket and on the metrics listener, /healthz, /metrics and systemd's
+// STATUS= line, so they cannot disagree.
 type Status struct {
 	Version   string `json:"version"`
 	Commit    string `json:"commit"`
 	GoVersion string `json:"go_version"`
-	// Healthy is false while the daemon counts as hung; Health says why,
-	// or "ok".
+	// Healthy is the one health verdict: false while a part of the
+	// daemon is hung or the MQTT bridge cannot reach its broker. Health
+	// names the unhealthy part and why ("bridge: broker unreachable:
+	// HOST:PORT"), or says "ok".
 	Healthy bool   `json:"healthy"`
 	Health  string `json:"health"`
+	// Alive is narrower: the accept loop and the LED worker are alive
+	// (systemd's watchdog is fed on it; a broker that is down does not
+	// make a restart worth it).
+	Alive bool `json:"alive"`
 
 	Clients     int               `json:"clients"`
 	Boards      int               `json:"boards"`
@@ -42,7 +51,18 @@ type MQTT struct {
 	QueueBytes    int64  `json:"queue_bytes"`
 	Published     uint64 `json:"published"`
 	Acknowledged  uint64 `json:"acknowledged"`
-	DeadLetters   uint64 `json:"dead_letters"` // lines the broker refused
+	// Spooled counts the lines written to the queue, Redelivered those
+	// published from it, DeadLetters the lines the broker refused.
+	Spooled           uint64 `json:"queued_total"`
+	Redelivered       uint64 `json:"redelivered"`
+	DeadLetters       uint64 `json:"dead_letters"`
+	DownlinkDelivered uint64 `json:"downlinks_delivered"`
+	DownlinkDropped   uint64 `json:"downlinks_dropped"`
+	// The queue's troubles since start: damaged records skipped, fsyncs
+	// that failed, writes that found the disk full.
+	QueueCorruptRecords uint64 `json:"queue_corrupt_records"`
+	QueueFsyncErrors    uint64 `json:"queue_fsync_errors"`
+	QueueNoSpaceErrors  uint64 `json:"queue_no_space_errors"`
 }
 
 // DeadLetter is a line the broker refused, as GET /v1/mqtt/dead-letters

@@ -15,9 +15,6 @@ import (
 	"syscall"
 )
 
-// DefaultSocket is where gatewayd under systemd puts its control socket.
-const DefaultSocket = "/run/gatewayd/gatewayd.sock"
-
 // ErrNoSuchBoard is what an error from Client.Tell is (errors.Is) when
 // the board is not connected.
 var ErrNoSuchBoard = errors.New("control: board not connected")
@@ -42,10 +39,10 @@ type Client struct {
 }
 
 // NewClient returns a client for the socket at path; "" means
-// DefaultSocket.
+// Env{}.ClientPath(""): $GATEWAYD_SOCKET, else where the daemon puts it.
 func NewClient(path string) *Client {
 	if path == "" {
-		path = DefaultSocket
+		path = Env{}.ClientPath("")
 	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

@@ -1,12 +1,12 @@
 package gatewaytest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
-	"testing"
 )
 
 // Gatewayd is the daemon's main package.
@@ -23,6 +23,9 @@ type BuildOptions struct {
 	// Flags go to go build before the package, such as "-trimpath" or
 	// "-ldflags=-X main.version=v1".
 	Flags []string
+	// Dir is where go build runs; "" is the working directory. A package
+	// given as "./cmd/gatewayd" is relative to it.
+	Dir string
 }
 
 // Build builds the main package pkg, given by import path so that any test
@@ -31,13 +34,21 @@ type BuildOptions struct {
 // output.
 func Build(dir, pkg string, o BuildOptions) (string, error) {
 	out := filepath.Join(dir, path.Base(pkg))
+	return out, BuildTo(context.Background(), out, pkg, o)
+}
+
+// BuildTo builds the main package pkg into the file out. It is the one
+// place the tests and the benchmark commands (cmd/internal/proc) build
+// gatewayd and the other commands.
+func BuildTo(ctx context.Context, out, pkg string, o BuildOptions) error {
 	run := func(race bool) ([]byte, error) {
 		args := []string{"build", "-o", out}
 		if race {
 			args = append(args, "-race")
 		}
 		args = append(args, o.Flags...)
-		cmd := exec.Command("go", append(args, pkg)...)
+		cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
+		cmd.Dir = o.Dir
 		cmd.Env = append(os.Environ(), o.Env...)
 		return cmd.CombinedOutput()
 	}
@@ -46,22 +57,7 @@ func Build(dir, pkg string, o BuildOptions) (string, error) {
 		b, err = run(false)
 	}
 	if err != nil {
-		return "", fmt.Errorf("gatewaytest: go build %s: %w\n%s", pkg, err, b)
+		return fmt.Errorf("gatewaytest: go build %s: %w\n%s", pkg, err, b)
 	}
-	return out, nil
-}
-
-// GatewaydBinary returns the gatewayd to test: the binary GATEWAYD_BIN
-// names, to test an installed or packaged build, or else cmd/gatewayd
-// built for this machine into the test's temporary directory.
-func GatewaydBinary(tb testing.TB) string {
-	tb.Helper()
-	if bin := os.Getenv("GATEWAYD_BIN"); bin != "" {
-		return bin
-	}
-	bin, err := Build(tb.TempDir(), Gatewayd, BuildOptions{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return bin
+	return nil
 }

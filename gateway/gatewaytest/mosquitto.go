@@ -30,12 +30,22 @@ type Mosquitto struct {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := FreeLoopbackPort()
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return port
+}
+
+// FreeLoopbackPort is FreePort for a caller without a testing.TB: the
+// benchmark commands (cmd/internal/proc).
+func FreeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // StartMosquitto starts mosquitto on a free port, skipping the test if it

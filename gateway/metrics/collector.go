@@ -1,61 +1,23 @@
 package metrics
 
 import (
-	"runtime"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatewayd/gatewayd/gateway"
+	"github.com/gatewayd/gatewayd/gateway/control"
 )
 
-// LEDTotals are the LED counters since the daemon started.
-type LEDTotals struct {
-	Changes uint64 // LED changes written to GPIO
-	// Coalesced is events folded into one already pending instead of
-	// shown on their own.
-	Coalesced uint64
-	Errors    uint64 // GPIO writes that failed
-}
-
-// Source is where a scrape reads from. Every func is called at scrape
-// time, from the scraping goroutine; all must be set.
+// Source is where a scrape reads from. Both funcs are called at scrape
+// time, from the scraping goroutine.
 type Source struct {
-	Stats   func() gateway.Stats
-	LEDs    func() LEDTotals
-	Healthy func() error // nil while the accept loop and the LED worker are alive
-
-	Version, Commit string // for gatewayd_build_info
-
-	// Bridge, if set, reads the MQTT bridge's figures; nil: no bridge,
-	// and no gatewayd_mqtt_* series.
-	Bridge func() BridgeTotals
+	// Status is the daemon's snapshot (must be set): the figures and
+	// the health verdict that /metrics, /healthz and GET /v1/status
+	// serve, the same the control socket and STATUS= give.
+	Status func() control.Status
 
 	// Boards, if set, lists the connected boards for per-board series
 	// (metrics.per_board); nil: none.
 	Boards func() []gateway.BoardInfo
-}
-
-// BridgeTotals are the MQTT bridge's figures.
-type BridgeTotals struct {
-	Broker    string // HOST:PORT
-	Connected bool
-	// QueueMessages and QueueBytes are what the on-disk queue holds:
-	// receipted lines the broker has not acknowledged yet.
-	QueueMessages, QueueBytes int64
-	// Published counts PUBLISH packets for lines, first tries and from
-	// the queue; Acked the PUBACKs for them; Spooled the lines written to
-	// the queue; Redelivered the lines published from it. DeadLetters
-	// counts the lines the broker refused, moved to the dead letters.
-	Published, Acked, DeadLetters, Spooled, Redelivered uint64
-	DownlinkDelivered, DownlinkDropped                  uint64
-	// QueueCorruptRecords counts the damaged records the queue skipped;
-	// QueueFsyncErrors and QueueNoSpaceErrors its failed fsyncs and the
-	// writes that found the disk full.
-	QueueCorruptRecords, QueueFsyncErrors, QueueNoSpaceErrors uint64
-	// Health is the bridge's verdict for /healthz: nil, or one line for
-	// each trouble (the broker unreachable, the queue's disk full or
-	// read-only, a failed fsync).
-	Health error
 }
 
 var (
@@ -92,8 +54,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	st := c.src.Stats()
-	leds := c.src.LEDs()
+	st := c.src.Status()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -103,36 +64,28 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descClients, float64(st.Clients))
 	counter(descAccepted, st.Accepted)
 	for _, r := range gateway.RejectReasons() {
-		counter(descRejected, st.Rejected[r], r.String())
+		counter(descRejected, st.Rejected[r.String()], r.String())
 	}
 	// Raw framing counts a read as a message, line framing a line; "in"
 	// also counts lines dropped as too long, which are never echoed.
 	counter(descMessages, st.MessagesIn, "in")
-	counter(descMessages, st.Messages, "out")
+	counter(descMessages, st.MessagesOut, "out")
 	counter(descBytes, st.BytesIn, "in")
 	counter(descBytes, st.BytesOut, "out")
-	counter(descLEDChange, leds.Changes)
-	counter(descCoalesced, leds.Coalesced)
-	counter(descGPIOErr, leds.Errors)
-	up := 1.0
-	if c.src.Healthy() != nil {
-		up = 0
-	}
-	gauge(descUp, up)
-	gauge(descBuild, 1, c.src.Version, c.src.Commit, runtime.Version())
-	if c.src.Bridge == nil {
+	counter(descLEDChange, st.LEDChanges)
+	counter(descCoalesced, st.LEDCoalesced)
+	counter(descGPIOErr, st.GPIOErrors)
+	gauge(descUp, boolValue(st.Alive))
+	gauge(descBuild, 1, st.Version, st.Commit, st.GoVersion)
+	b := st.MQTT
+	if b == nil {
 		return
 	}
-	b := c.src.Bridge()
-	connected := 0.0
-	if b.Connected {
-		connected = 1
-	}
-	gauge(descMQTTUp, connected, b.Broker)
+	gauge(descMQTTUp, boolValue(b.Connected), b.Broker)
 	gauge(descQueueMsgs, float64(b.QueueMessages))
 	gauge(descQueueB, float64(b.QueueBytes))
 	counter(descPublished, b.Published)
-	counter(descAcked, b.Acked)
+	counter(descAcked, b.Acknowledged)
 	counter(descDead, b.DeadLetters)
 	counter(descSpooled, b.Spooled)
 	counter(descRedeliv, b.Redelivered)
@@ -141,4 +94,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCorrupt, b.QueueCorruptRecords)
 	counter(descQueueErrs, b.QueueFsyncErrors, "fsync")
 	counter(descQueueErrs, b.QueueNoSpaceErrors, "no-space")
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

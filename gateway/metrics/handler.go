@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 
@@ -8,8 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Handler serves GET /metrics and GET /healthz from src. Serve it with
-// gateway/httpd, which bounds what a client can hold.
+// Handler serves GET /metrics, GET /healthz and GET /v1/status (the
+// snapshot as JSON, as on the control socket) from src. /healthz is the
+// snapshot's verdict: 200 "ok", or 503 and the unhealthy part. Serve it
+// with gateway/httpd, which bounds what a client can hold.
 func Handler(src Source, log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{src: src})
@@ -20,16 +23,15 @@ func Handler(src Source, log *slog.Logger) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		err := src.Healthy()
-		if err == nil && src.Bridge != nil {
-			err = src.Bridge().Health
-		}
-		if err != nil {
+		st := src.Status()
+		if !st.Healthy {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(err.Error() + "\n"))
-			return
 		}
-		w.Write([]byte("ok\n"))
+		w.Write([]byte(st.Health + "\n"))
+	})
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(src.Status())
 	})
 	return mux
 }

@@ -1,7 +1,7 @@
 package metrics
 
 import (
-	"errors"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatewayd/gatewayd/gateway"
+	"github.com/gatewayd/gatewayd/gateway/control"
 	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
@@ -23,16 +24,14 @@ func scrape(t *testing.T, h http.Handler, path string) (int, string) {
 }
 
 func TestHandler(t *testing.T) {
-	var st gateway.Stats
-	st.Clients, st.Accepted, st.MessagesIn, st.Messages, st.BytesIn, st.BytesOut = 2, 5, 9, 8, 17, 16
-	st.Rejected[gateway.RejectMaxClients] = 1
-	var health error
-	h := Handler(Source{
-		Stats:   func() gateway.Stats { return st },
-		LEDs:    func() LEDTotals { return LEDTotals{Changes: 3, Coalesced: 6, Errors: 1} },
-		Healthy: func() error { return health },
-		Version: "1.2.3", Commit: "abc",
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st := control.Status{
+		Version: "1.2.3", Commit: "abc", GoVersion: "go1.99",
+		Healthy: true, Health: "ok", Alive: true,
+		Clients: 2, Accepted: 5, MessagesIn: 9, MessagesOut: 8, BytesIn: 17, BytesOut: 16,
+		Rejected:   map[string]uint64{gateway.RejectMaxClients.String(): 1},
+		LEDChanges: 3, LEDCoalesced: 6, GPIOErrors: 1,
+	}
+	h := Handler(Source{Status: func() control.Status { return st }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	code, body := scrape(t, h, "/metrics")
 	if code != http.StatusOK {
@@ -63,7 +62,7 @@ func TestHandler(t *testing.T) {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
 	}
 
-	health = errors.New("gpio: LED worker stopped")
+	st.Healthy, st.Alive, st.Health = false, false, "gpio: LED worker stopped"
 	if _, body := scrape(t, h, "/metrics"); gatewaytest.MetricValue(t, body, "gatewayd_up") != 0 {
 		t.Errorf("gatewayd_up = 1 while unhealthy")
 	}
@@ -73,19 +72,15 @@ func TestHandler(t *testing.T) {
 }
 
 func TestHandlerBridge(t *testing.T) {
-	b := BridgeTotals{Broker: "broker.lan:1883", Connected: true, QueueMessages: 4, QueueBytes: 80,
-		Published: 10, Acked: 9, DeadLetters: 6, Spooled: 5, Redelivered: 1, DownlinkDelivered: 3, DownlinkDropped: 2,
+	b := &control.MQTT{Broker: "broker.lan:1883", Connected: true, QueueMessages: 4, QueueBytes: 80,
+		Published: 10, Acknowledged: 9, DeadLetters: 6, Spooled: 5, Redelivered: 1, DownlinkDelivered: 3, DownlinkDropped: 2,
 		QueueCorruptRecords: 7, QueueFsyncErrors: 8, QueueNoSpaceErrors: 11}
-	src := Source{
-		Stats:   func() gateway.Stats { return gateway.Stats{} },
-		LEDs:    func() LEDTotals { return LEDTotals{} },
-		Healthy: func() error { return nil },
-		Version: "1", Commit: "c",
-	}
+	st := control.Status{Healthy: true, Health: "ok", Alive: true}
+	src := Source{Status: func() control.Status { return st }}
 	if _, body := scrape(t, Handler(src, slog.New(slog.NewTextHandler(io.Discard, nil))), "/metrics"); strings.Contains(body, "gatewayd_mqtt_") {
 		t.Errorf("gatewayd_mqtt_ series without a bridge:\n%s", body)
 	}
-	src.Bridge = func() BridgeTotals { return b }
+	st.MQTT = b
 	h := Handler(src, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	_, body := scrape(t, h, "/metrics")
 	for metric, want := range map[string]float64{
@@ -110,12 +105,13 @@ func TestHandlerBridge(t *testing.T) {
 	if code, body := scrape(t, h, "/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
 	}
+	// The daemon's snapshot says the broker is the unhealthy part.
 	b.Connected = false
-	b.Health = errors.New("bridge: broker unreachable: broker.lan:1883\nqueue: no space left on device")
+	st.Healthy, st.Health = false, "bridge: broker unreachable: broker.lan:1883\nqueue: no space left on device"
 	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "bridge: broker unreachable: broker.lan:1883\nqueue: no space left on device\n" {
 		t.Errorf("/healthz = %d %q, want 503 naming the broker and the queue", code, body)
 	}
-	b.Health = errors.New("bridge: broker unreachable: broker.lan:1883")
+	st.Healthy, st.Health = false, "bridge: broker unreachable: broker.lan:1883"
 	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "bridge: broker unreachable: broker.lan:1883\n" {
 		t.Errorf("/healthz = %d %q, want 503 naming the broker", code, body)
 	}
@@ -131,11 +127,7 @@ func TestPerBoardSeries(t *testing.T) {
 		{ID: "kitchen-1", TLS: true, MessagesIn: 7, MessagesOut: 9, BytesIn: 70, BytesOut: 90, LastSeen: time.Unix(1700000000, 0)},
 		{ID: "attic", MessagesIn: 1},
 	}
-	src := Source{
-		Stats:   func() gateway.Stats { return gateway.Stats{} },
-		LEDs:    func() LEDTotals { return LEDTotals{} },
-		Healthy: func() error { return nil },
-	}
+	src := Source{Status: func() control.Status { return control.Status{Healthy: true, Health: "ok", Alive: true} }}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	if _, body := scrape(t, Handler(src, quiet), "/metrics"); strings.Contains(body, "gatewayd_board_") {
@@ -158,5 +150,23 @@ func TestPerBoardSeries(t *testing.T) {
 	}
 	if strings.Contains(body, `gatewayd_board_last_seen_timestamp_seconds{board="attic"}`) {
 		t.Errorf("a board that sent nothing has a last-seen time:\n%s", body)
+	}
+}
+
+// GET /v1/status is the snapshot itself, as the control socket serves it.
+func TestStatusJSON(t *testing.T) {
+	st := control.Status{Version: "1.2.3", Healthy: false, Health: "bridge: broker unreachable: b:1883", Alive: true, Clients: 3,
+		MQTT: &control.MQTT{Broker: "b:1883", QueueMessages: 7}}
+	h := Handler(Source{Status: func() control.Status { return st }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	code, body := scrape(t, h, "/v1/status")
+	if code != http.StatusOK {
+		t.Fatalf("/v1/status: %d", code)
+	}
+	var got control.Status
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Health != st.Health || got.Healthy || got.Clients != 3 || got.MQTT == nil || got.MQTT.QueueMessages != 7 {
+		t.Errorf("/v1/status = %+v, want %+v", got, st)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/gatewayd/gatewayd/gateway/board"
 )
 
 // Board issues the certificate and key of board id from dir's CA, as
@@ -11,8 +13,8 @@ import (
 // and returned again (so their lines can be pasted again), unless
 // opt.Renew. Board never creates a CA: dir must have been made by Init.
 func Board(dir, id string, opt Options) (*Result, error) {
-	if err := CheckID(id); err != nil {
-		return nil, err
+	if err := board.CheckID(id); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
 	}
 	res := &Result{}
 	if have, err := pairState(filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)); err != nil {

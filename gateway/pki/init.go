@@ -20,6 +20,10 @@ type Options struct {
 	Renew bool
 	// Now is when the certificates are made; zero means time.Now().
 	Now time.Time
+	// Group, for Init, is the group that may read the directory and the
+	// server's key (dir 0750, server.key 0640): the daemon's, so that it
+	// can serve TLS under its packaged unit. Empty: the owner alone.
+	Group string
 }
 
 func (o Options) now() time.Time {
@@ -48,12 +52,31 @@ type Result struct {
 func (r *Result) wrote(paths ...string) { r.Written = append(r.Written, paths...) }
 func (r *Result) kept(paths ...string)  { r.Kept = append(r.Kept, paths...) }
 
-// Init makes dir a pki directory: it creates dir (mode 0700) if needed, a
+// Init makes dir a pki directory: it creates dir (mode 0700; 0750 and
+// opt.Group's with opt.Group) if needed, a
 // CA unless dir already holds one, and a server certificate unless one
 // exists. An existing CA is always kept. An existing server certificate is
 // kept too, unless opt.Renew; if opt.Hosts name other hosts than it covers,
 // Init refuses rather than hand back a certificate that does not fit.
 func Init(dir string, opt Options) (*Result, error) {
+	gid := -1
+	if opt.Group != "" {
+		var err error
+		if gid, err = lookupGroup(opt.Group); err != nil {
+			return nil, err // before anything is written
+		}
+	}
+	res, err := initDir(dir, opt)
+	if err != nil || gid < 0 {
+		return res, err
+	}
+	if err := shareWithGroup(dir, opt.Group, gid, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func initDir(dir string, opt Options) (*Result, error) {
 	var want *Hosts
 	if len(opt.Hosts) > 0 {
 		h, err := ParseHosts(opt.Hosts)

@@ -17,7 +17,6 @@
 package pki
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -50,21 +49,3 @@ const (
 // 2000 is accepted by a board that has not set its clock yet, and by every
 // clock since. Expiry still counts from the day of issue.
 var ValidFrom = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
-
-// CheckID reports whether id is a valid board ID: 1 to 64 characters of
-// A-Z a-z 0-9 . _ - (the same rule as a `!hello` line).
-func CheckID(id string) error {
-	if len(id) == 0 || len(id) > 64 {
-		return fmt.Errorf("pki: board ID %q: must be 1 to 64 characters long, it is %d", id, len(id))
-	}
-	for _, r := range id {
-		if !idChar(r) {
-			return fmt.Errorf("pki: board ID %q: %q is not allowed; use A-Z a-z 0-9 . _ -", id, r)
-		}
-	}
-	return nil
-}
-
-func idChar(r rune) bool {
-	return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
-}

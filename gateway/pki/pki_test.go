@@ -14,29 +14,6 @@ import (
 	"time"
 )
 
-func TestCheckID(t *testing.T) {
-	tests := []struct {
-		id string
-		ok bool
-	}{
-		{"a", true},
-		{"esp32-kitchen_01.v2", true},
-		{strings.Repeat("x", 64), true},
-		{"", false},
-		{strings.Repeat("x", 65), false},
-		{"has space", false},
-		{"slash/no", false},
-		{"ümlaut", false},
-		{"new\nline", false},
-	}
-	for _, tt := range tests {
-		err := CheckID(tt.id)
-		if got := err == nil; got != tt.ok {
-			t.Errorf("CheckID(%q) = %v, want ok %v", tt.id, err, tt.ok)
-		}
-	}
-}
-
 func TestParseHosts(t *testing.T) {
 	tests := []struct {
 		in      []string

@@ -1,7 +1,6 @@
 package systemd
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -50,13 +49,4 @@ func WatchdogInterval() time.Duration {
 		return 0
 	}
 	return d / 2
-}
-
-// StatusLine is the STATUS= text: "3 clients, 1200 messages".
-func StatusLine(clients int, messages uint64) string {
-	noun := "clients"
-	if clients == 1 {
-		noun = "client"
-	}
-	return fmt.Sprintf("%d %s, %d messages", clients, noun, messages)
 }

@@ -8,22 +8,6 @@ import (
 	"time"
 )
 
-func TestStatusLine(t *testing.T) {
-	for _, tc := range []struct {
-		clients  int
-		messages uint64
-		want     string
-	}{
-		{0, 0, "0 clients, 0 messages"},
-		{1, 1, "1 client, 1 messages"},
-		{3, 1200, "3 clients, 1200 messages"},
-	} {
-		if got := StatusLine(tc.clients, tc.messages); got != tc.want {
-			t.Errorf("StatusLine(%d, %d) = %q, want %q", tc.clients, tc.messages, got, tc.want)
-		}
-	}
-}
-
 func TestWatchdogInterval(t *testing.T) {
 	for _, tc := range []struct {
 		usec, pid string

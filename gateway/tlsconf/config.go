@@ -4,6 +4,29 @@
 // TLS one, the handshake under a deadline with its failure reduced to one
 // log-friendly reason, and the board ID a client certificate carries.
 //
+// What a board sees:
+//
+//   - TLS 1.2 and 1.3; TLS 1.2 offers ECDHE AEAD suites only. With pki's
+//     ECDSA P-256 certificates an ESP32 negotiates
+//     ECDHE-ECDSA-AES128-GCM-SHA256 (openssl_test.go checks it with
+//     openssl s_client, with OpenSSL's list and with only the ESP32's).
+//   - With client_ca_file, every client must present a certificate from
+//     that CA, and its common name is the board's ID. A refused handshake is
+//     logged as one reason, never a TLS dump: no client certificate,
+//     certificate signed by unknown authority, certificate expired,
+//     certificate not yet valid (is the gateway's clock right?), client
+//     rejected the handshake: ALERT, no TLS version in common, handshake
+//     timeout.
+//   - A client whose first byte is not a TLS handshake record (0x16) is
+//     refused at once as a plaintext client on a TLS listener, so a
+//     plaintext board shows up under its real cause, not as a timeout.
+//   - The handshake runs under handshake_timeout from the connection: a
+//     client that stalls, silent or halfway through its ClientHello, is cut.
+//   - A reload reads the certificate, key and client CA again and swaps them
+//     atomically: open connections keep going, new ones get the new
+//     certificate; a missing, malformed, mismatched or expired file is
+//     refused naming it, and the old certificate stays.
+//
 // The certificates themselves are made by package pki.
 package tlsconf
 

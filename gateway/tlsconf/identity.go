@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 
-	"github.com/gatewayd/gatewayd/gateway/pki"
+	"github.com/gatewayd/gatewayd/gateway/board"
 )
 
 // BoardID is the board ID a client proved with its certificate: the common
@@ -17,7 +17,7 @@ func BoardID(cs tls.ConnectionState) (string, error) {
 		return "", nil
 	}
 	cn := cs.VerifiedChains[0][0].Subject.CommonName
-	if err := pki.CheckID(cn); err != nil {
+	if err := board.CheckID(cn); err != nil {
 		return "", fmt.Errorf("tlsconf: client certificate: %w", err)
 	}
 	return cn, nil

@@ -285,6 +285,7 @@ limits:
   idle_timeout: 5m
   write_timeout: 10s
 allow: ["127.0.0.0/8", "::1/128"]
+control: ""
 log:
   level: info
 gpio:

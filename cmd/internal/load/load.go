@@ -58,6 +58,13 @@ type Config struct {
 	// failed connection.
 	Handshake func(ctx context.Context, c net.Conn, i int) (net.Conn, error)
 
+	// EchoTimeout, when set, bounds each round trip: an echo that has not
+	// come back whole by then is an error on that connection, which then
+	// stops. A run with Messages and no Duration needs it, or a server
+	// that never echoes (a line-framing gateway sent no LF) holds it
+	// forever. 0: no bound but Duration.
+	EchoTimeout time.Duration
+
 	Progress        io.Writer     // a progress line every second when non-nil
 	ConnectTimeout  time.Duration // per dial; 0 means 5s
 	DialConcurrency int           // dials in flight at once; 0 means 256

@@ -3,9 +3,11 @@ package load
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -195,6 +197,13 @@ func (r *runner) drive(ctx context.Context, id uint64, c net.Conn, sh *shard) {
 			p.fill(msg)
 			sent = time.Now()
 		}
+		if r.cfg.EchoTimeout > 0 {
+			d := time.Now().Add(r.cfg.EchoTimeout)
+			if !r.endAt.IsZero() && r.endAt.Before(d) {
+				d = r.endAt
+			}
+			_ = c.SetDeadline(d)
+		}
 		err := roundTrip(c, msg, echo)
 		now := time.Now()
 		if r.over(ctx, now) {
@@ -204,6 +213,9 @@ func (r *runner) drive(ctx context.Context, id uint64, c net.Conn, sh *shard) {
 			return
 		}
 		if err != nil {
+			if r.cfg.EchoTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				err = fmt.Errorf("no echo within %v", r.cfg.EchoTimeout)
+			}
 			sh.errors.Add(1)
 			r.firstErr.CompareAndSwap(nil, &errBox{err})
 			return

@@ -21,16 +21,17 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 )
 
 // Build compiles each Go package (a path such as "./cmd/gatewayd",
-// relative to the module root) into out[pkg], the way users build them.
+// relative to the module root) into out[pkg], the way users build them,
+// with the tests' builder (gatewaytest.BuildTo).
 func Build(ctx context.Context, out map[string]string) error {
 	for pkg, bin := range out {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
-		cmd.Dir = ModuleRoot()
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("proc: building %s: %v\n%s", pkg, err, msg)
+		if err := gatewaytest.BuildTo(ctx, bin, pkg, gatewaytest.BuildOptions{Dir: ModuleRoot()}); err != nil {
+			return fmt.Errorf("proc: %w", err)
 		}
 	}
 	return nil
@@ -271,12 +272,6 @@ func RSS(pid int) (float64, error) {
 	return 0, errors.New("proc: no VmRSS for pid " + fmt.Sprint(pid))
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort returns a loopback TCP port that was free a moment ago
+// (gatewaytest.FreeLoopbackPort, which the tests use too).
+func FreePort() (int, error) { return gatewaytest.FreeLoopbackPort() }
