@@ -50,6 +50,7 @@ type Bridge struct {
 	changed   chan struct{} // closed and replaced at every state change
 	presence  presence
 	downq     downlinks
+	extra     extras // Publish and Subscribe for non-line messages (extra.go)
 
 	stats        counters
 	warnedNoSubs atomic.Bool // the no-subscriber warning was given on this connection
@@ -124,7 +125,7 @@ func (b *Bridge) connect() error {
 		OnConnectError:                func(err error) { b.down(ctx, err) },
 		ClientConfig: paho.ClientConfig{
 			ClientID:          "gatewayd-" + cfg.GatewayID,
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){b.downlink},
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){b.downlink, b.extraReceived},
 			// Why a connection ended, beside "lost the broker".
 			OnClientError: func(err error) { b.log.Debug("bridge: connection error", "broker", br.addr, "err", err) },
 			OnServerDisconnect: func(d *paho.Disconnect) {
@@ -154,6 +155,7 @@ func (b *Bridge) up(ctx context.Context) {
 	b.warnedNoSubs.Store(false)
 	b.connCtx, b.connStop = context.WithCancel(ctx)
 	b.presence.reconnected()
+	b.extraUp()
 	b.log.Info("bridge: connected to broker", "broker", b.broker.addr)
 	b.broadcast()
 }
