@@ -79,6 +79,9 @@ type MQTT struct {
 	CAFile        string `yaml:"ca_file"`
 	QueueDir      string `yaml:"queue_dir"`
 	QueueMaxBytes int    `yaml:"queue_max_bytes"`
+
+	HomeAssistant   bool   `yaml:"homeassistant"`
+	DiscoveryPrefix string `yaml:"discovery_prefix"`
 }
 
 type TLS struct {

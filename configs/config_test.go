@@ -37,7 +37,7 @@ func TestDefaultIsValidAndMatchesTheFile(t *testing.T) {
 		}},
 		Control: "/run/gatewayd/gatewayd.sock",
 		Boards:  Boards{HelloTimeout: Duration(10 * time.Second)},
-		MQTT:    MQTT{TopicPrefix: "gatewayd", QueueMaxBytes: 64 << 20},
+		MQTT:    MQTT{TopicPrefix: "gatewayd", QueueMaxBytes: 64 << 20, DiscoveryPrefix: "homeassistant"},
 		TLS:     TLS{HandshakeTimeout: Duration(10 * time.Second)},
 		File:    DefaultName,
 	}

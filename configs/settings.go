@@ -59,6 +59,11 @@ type MQTTSettings struct {
 	RootCAs       *x509.CertPool
 	QueueDir      string
 	QueueMaxBytes int64
+
+	// HomeAssistant publishes Home Assistant's MQTT discovery configs
+	// under DiscoveryPrefix (homeassistant.go).
+	HomeAssistant   bool
+	DiscoveryPrefix string
 }
 
 // TLSSettings is the tls: section. With Certificate nil the listener
