@@ -35,6 +35,9 @@ type Server struct {
 	// every problem when the file is bad (and nothing was changed). Nil
 	// means the daemon cannot reload: POST /v1/reload answers 501.
 	Reload func(ctx context.Context) error
+	// Forget removes a board's Home Assistant discovery configs. Nil
+	// means discovery is off: POST /v1/boards/ID/forget answers 409.
+	Forget func(id string) error
 	// Logger receives the HTTP server's own errors at warn. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -59,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/boards/{id}/messages", s.deliver)
 	mux.HandleFunc("POST /v1/reload", s.reload)
+	mux.HandleFunc("POST /v1/boards/{id}/forget", s.forget)
 	return mux
 }
 
@@ -95,6 +99,25 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusBadGateway, err.Error())
 	}
+}
+
+// forget removes a board's Home Assistant configs; the board need not be
+// connected, so a dead one can go.
+func (s *Server) forget(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !board.ValidID(id) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad board ID %q: 1 to %d characters of A-Z a-z 0-9 . _ -", id, board.MaxIDBytes))
+		return
+	}
+	if s.Forget == nil {
+		writeError(w, http.StatusConflict, "Home Assistant discovery is off (mqtt.homeassistant: false): there is nothing to forget")
+		return
+	}
+	if err := s.Forget(id); err != nil {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // reload answers once the reload is done, so that `systemctl reload`
