@@ -41,7 +41,7 @@ func (d *daemon) startControl() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &control.Server{Status: d.controlStatus, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Reload: d.reloadNow, Logger: d.log}
+	srv := &control.Server{Status: d.controlStatus, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Reload: d.reloadNow, Forget: d.forgetFunc(), Logger: d.log}
 	d.log.Info("control socket listening", "path", path)
 	return d.serveHTTP("control socket", func() error { return srv.Serve(l) }, srv.Shutdown), nil
 }
