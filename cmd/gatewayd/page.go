@@ -36,6 +36,21 @@ func (d *daemon) startSide(b *bridge.Bridge, m configs.MQTTSettings) (gateway.Up
 	return d.tap, nil
 }
 
+// reloadSide follows a reload: state and discovery move to the topic
+// prefix and gateway ID the bridge now uses (d.mqtt). Turning discovery on
+// or off, or moving its prefix, takes a restart: the subscriptions and the
+// control socket's forget were set up at start.
+func (d *daemon) reloadSide(prev, asked configs.MQTTSettings) {
+	if d.ha == nil {
+		return
+	}
+	if asked.HomeAssistant != prev.HomeAssistant || asked.DiscoveryPrefix != prev.DiscoveryPrefix {
+		d.log.Warn("reload: mqtt.homeassistant or mqtt.discovery_prefix changed; restart gatewayd to apply them")
+	}
+	d.mqtt.HomeAssistant, d.mqtt.DiscoveryPrefix = prev.HomeAssistant, prev.DiscoveryPrefix
+	d.ha.Rename(d.mqtt.TopicPrefix, d.mqtt.GatewayID)
+}
+
 // stopSide stops the publisher; the server has drained by then.
 func (d *daemon) stopSide() {
 	if d.ha != nil {

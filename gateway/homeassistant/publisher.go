@@ -69,6 +69,7 @@ type Publisher struct {
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when ready grows or at Close
+	names  Names      // opt.Names, or those of Rename
 	boards map[string]*known
 	work   map[string]*pending // "" is the gateway itself
 	ready  []string
@@ -111,7 +112,7 @@ func NewPublisher(next gateway.Uplink, broker Broker, opt Options) (*Publisher, 
 	if opt.RetryWait <= 0 {
 		opt.RetryWait = time.Second
 	}
-	p := &Publisher{next: next, broker: broker, opt: opt, log: opt.Logger,
+	p := &Publisher{next: next, broker: broker, opt: opt, log: opt.Logger, names: opt.Names,
 		boards: map[string]*known{}, work: map[string]*pending{}}
 	p.cond = sync.NewCond(&p.mu)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -214,9 +215,37 @@ func (p *Publisher) Forget(board string) error {
 	delete(p.boards, board)
 	w := p.pending(board)
 	w.announce, w.newKeys, w.state = false, nil, nil
-	w.remove = append(w.remove, p.opt.Names.BoardTopics(Board{ID: board, Keys: keys})...)
+	w.remove = append(w.remove, p.names.BoardTopics(Board{ID: board, Keys: keys})...)
 	p.schedule(board)
 	return nil
+}
+
+// Rename moves state and discovery to new topic prefix and gateway ID
+// (a reload changed them) and announces everything again under them. The
+// configs under the old names stay on the broker: forget the boards
+// first to remove them. The discovery prefix cannot change: its
+// subscriptions were made at start.
+func (p *Publisher) Rename(topicPrefix, gatewayID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || (p.names.TopicPrefix == topicPrefix && p.names.GatewayID == gatewayID) {
+		return
+	}
+	p.names.TopicPrefix, p.names.GatewayID = topicPrefix, gatewayID
+	if p.opt.Discovery {
+		p.announceAll()
+	}
+}
+
+// announceAll marks the gateway and every board known to be announced
+// again; p.mu is held.
+func (p *Publisher) announceAll() {
+	p.pending("").announce = true
+	p.schedule("")
+	for id := range p.boards {
+		p.pending(id).announce = true
+		p.schedule(id)
+	}
 }
 
 // Stats are the Publisher's counters.
@@ -254,12 +283,7 @@ func (p *Publisher) haStatus(_ string, payload []byte) {
 	if p.closed {
 		return
 	}
-	p.pending("").announce = true
-	p.schedule("")
-	for id := range p.boards {
-		p.pending(id).announce = true
-		p.schedule(id)
-	}
+	p.announceAll()
 }
 
 // retainedSensor learns, from a retained sensor config of this gateway's
@@ -277,14 +301,14 @@ func (p *Publisher) retainedSensor(topic string, payload []byte) {
 	if json.Unmarshal(payload, &cfg) != nil || !ValidKey(key) {
 		return
 	}
-	n := p.opt.Names
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.names
 	board, ok := strings.CutPrefix(cfg.StateTopic, n.TopicPrefix+"/"+n.GatewayID+"/")
 	board, ok2 := strings.CutSuffix(board, "/state")
 	if !ok || !ok2 || board == "" || strings.Contains(board, "/") || NodeID(n.GatewayID, board) != node {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	k := p.known(board)
 	if !slices.Contains(k.keys, key) {
 		k.keys = append(k.keys, key)
@@ -344,8 +368,9 @@ func (p *Publisher) run() {
 		if k := p.boards[board]; k != nil {
 			b = Board{ID: board, FW: k.fw, Keys: slices.Clone(k.keys)}
 		}
+		names := p.names
 		p.mu.Unlock()
-		left, fw := p.publish(board, b, job)
+		left, fw := p.publish(names, board, b, job)
 		p.mu.Lock()
 		if k := p.boards[board]; k != nil && fw != "" {
 			k.fw = fw
@@ -377,8 +402,7 @@ func (p *Publisher) run() {
 // publish sends job's messages in order: removals, configs, state. It
 // returns what was not sent (nil if all was) and the board's fw= if it
 // looked it up.
-func (p *Publisher) publish(board string, b Board, job pending) (left *pending, fw string) {
-	n := p.opt.Names
+func (p *Publisher) publish(n Names, board string, b Board, job pending) (left *pending, fw string) {
 	fail := func(topic string, err error) {
 		p.stats.failures.Add(1)
 		p.log.Debug("homeassistant: not published yet", "topic", topic, "err", err)

@@ -219,3 +219,24 @@ func TestPublisherBrokerAway(t *testing.T) {
 		t.Errorf("stats = %+v; want states replaced while the broker was away, and failures", st)
 	}
 }
+
+// TestPublisherRename: after a reload moved the gateway ID, state and
+// configs follow.
+func TestPublisherRename(t *testing.T) {
+	m := gatewaytest.StartMosquitto(t, false)
+	sub := mqtttest.Subscribe(t, m.URL(), "#")
+	b := openBridge(t, m.URL())
+	p := openPublisher(t, b, nil)
+	send(t, p, "b", "x=1")
+	gatewaytest.Within(t, wait, "the first state", func() bool { return sub.Has("t/gw.1/b/state", `{"x":1}`) })
+	p.Rename("t", "gw2")
+	send(t, p, "b", "x=2")
+	gatewaytest.Within(t, wait, "state and configs under the new name", func() bool {
+		msgs := sub.Messages()
+		return mqtttest.HasMessage(msgs, "t/gw2/b/state", `{"x":2}`) &&
+			count(msgs, "ha/sensor/gw2_b/x/config") == 1 && count(msgs, "ha/binary_sensor/gw2/connected/config") == 1
+	})
+	if !strings.Contains(sub.Last("ha/sensor/gw2_b/x/config"), `"state_topic":"t/gw2/b/state"`) {
+		t.Errorf("renamed config = %s", sub.Last("ha/sensor/gw2_b/x/config"))
+	}
+}
