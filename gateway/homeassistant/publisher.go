@@ -286,33 +286,43 @@ func (p *Publisher) haStatus(_ string, payload []byte) {
 	p.announceAll()
 }
 
-// retainedSensor learns, from a retained sensor config of this gateway's
-// (DISCOVERY/sensor/NODE/KEY/config whose state topic is P/G/B/state), that
-// board B has sent KEY.
+// retainedSensor learns, from a retained sensor config of this gateway's,
+// that its board has sent its key.
 func (p *Publisher) retainedSensor(topic string, payload []byte) {
-	levels := strings.Split(topic, "/")
-	if len(payload) == 0 || len(levels) < 5 {
-		return
-	}
-	node, key := levels[len(levels)-3], levels[len(levels)-2]
-	var cfg struct {
-		StateTopic string `json:"state_topic"`
-	}
-	if json.Unmarshal(payload, &cfg) != nil || !ValidKey(key) {
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := p.names
-	board, ok := strings.CutPrefix(cfg.StateTopic, n.TopicPrefix+"/"+n.GatewayID+"/")
-	board, ok2 := strings.CutSuffix(board, "/state")
-	if !ok || !ok2 || board == "" || strings.Contains(board, "/") || NodeID(n.GatewayID, board) != node {
+	board, key, ok := parseRetainedSensor(p.names, topic, payload)
+	if !ok {
 		return
 	}
 	k := p.known(board)
 	if !slices.Contains(k.keys, key) {
 		k.keys = append(k.keys, key)
 	}
+}
+
+// parseRetainedSensor reads a message on DISCOVERY/sensor/NODE/KEY/config:
+// it is this gateway's config of board's sensor key when its state topic
+// is P/G/B/state and NODE is NodeID(G, B). Anything else on the broker,
+// other gateways' and other integrations' configs among it, is not ok.
+func parseRetainedSensor(n Names, topic string, payload []byte) (board, key string, ok bool) {
+	levels := strings.Split(topic, "/")
+	if len(payload) == 0 || len(levels) < 5 || levels[len(levels)-1] != "config" {
+		return "", "", false
+	}
+	node, key := levels[len(levels)-3], levels[len(levels)-2]
+	var cfg struct {
+		StateTopic string `json:"state_topic"`
+	}
+	if json.Unmarshal(payload, &cfg) != nil || !ValidKey(key) {
+		return "", "", false
+	}
+	board, ok1 := strings.CutPrefix(cfg.StateTopic, n.TopicPrefix+"/"+n.GatewayID+"/")
+	board, ok2 := strings.CutSuffix(board, "/state")
+	if !ok1 || !ok2 || board == "" || strings.Contains(board, "/") || NodeID(n.GatewayID, board) != node {
+		return "", "", false
+	}
+	return board, key, true
 }
 
 // known and pending return board's entries, made if missing; p.mu is held.
