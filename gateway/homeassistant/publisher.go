@@ -102,9 +102,12 @@ func (w *pending) empty() bool {
 // NewPublisher starts a Publisher sending lines to next and its own
 // messages to broker. With discovery on it announces the gateway, and
 // subscribes to DISCOVERY/status, to announce every board again when Home
-// Assistant comes online, and to the retained sensor configs of this
-// gateway, to learn the keys of boards announced by an earlier run (so
-// that Forget removes their sensors too).
+// Assistant comes online, and to DISCOVERY/sensor/+/+/config, to learn
+// from the retained configs of this gateway the keys of boards announced
+// by an earlier run (so that Forget removes their sensors too). MQTT
+// cannot filter on part of a level, so the broker sends every retained
+// sensor config at each connect, other integrations' too; they are read
+// and dropped, once per connect.
 func NewPublisher(next gateway.Uplink, broker Broker, opt Options) (*Publisher, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
