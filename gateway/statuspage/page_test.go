@@ -166,6 +166,10 @@ func TestTapLastLine(t *testing.T) {
 			t.Errorf("LastLine after %.20q = %.30q; want %.30q", tt.line, got, tt.want)
 		}
 	}
+	tap.Send(context.Background(), "ip-10-0-0-7", []byte("anonymous"))
+	if got := tap.LastLine("ip-10-0-0-7"); got != "" {
+		t.Errorf("LastLine of a client that never said hello = %q; want none kept", got)
+	}
 	if got := tap.LastLine("other"); got != "" {
 		t.Errorf("LastLine of an unknown board = %q", got)
 	}

@@ -2,10 +2,12 @@ package statuspage
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
 	"github.com/gatewayd/gatewayd/gateway"
+	boardpkg "github.com/gatewayd/gatewayd/gateway/board"
 )
 
 // MaxLastLine is how much of a board's last line the page shows; longer
@@ -27,8 +29,13 @@ type lastLine struct {
 	cut bool   // the line was longer than buf
 }
 
-// Send records line as board's last, then hands it to Next.
+// Send records line as board's last, then hands it to Next. A client
+// that never said hello (ip-ADDRESS) is not on the page: its lines are
+// not kept, so clients from many addresses cost nothing here.
 func (t *Tap) Send(ctx context.Context, board string, line []byte) error {
+	if strings.HasPrefix(board, boardpkg.ReservedPrefix) {
+		return t.Next.Send(ctx, board, line)
+	}
 	t.mu.Lock()
 	if t.lines == nil {
 		t.lines = map[string]*lastLine{}
