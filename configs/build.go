@@ -92,6 +92,7 @@ func (c *Config) build(b *builder) Settings {
 	s.Policy.Tokens = s.Boards.Tokens
 	s.Policy.RequireToken = s.Boards.RequireToken
 	s.MQTT = c.mqtt(b, s.Policy.Framing)
+	s.MQTT.HomeAssistant, s.MQTT.DiscoveryPrefix = c.homeAssistant(b)
 	s.TLS = c.tls(b)
 	s.Policy.HandshakeTimeout = s.TLS.HandshakeTimeout
 	return s

@@ -81,6 +81,9 @@ type MQTT struct {
 	QueueDir      string  `yaml:"queue_dir"`
 	QueueMaxBytes int     `yaml:"queue_max_bytes"`
 	QueueSync     string  `yaml:"queue_sync"`
+
+	HomeAssistant   bool   `yaml:"homeassistant"`
+	DiscoveryPrefix string `yaml:"discovery_prefix"`
 }
 
 type TLS struct {

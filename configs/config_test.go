@@ -37,7 +37,7 @@ func TestDefaultIsValidAndMatchesTheFile(t *testing.T) {
 		}},
 		Control: "/run/gatewayd/gatewayd.sock",
 		Boards:  Boards{HelloTimeout: Duration(10 * time.Second)},
-		MQTT:    MQTT{TopicPrefix: "gatewayd", QueueMaxBytes: 64 << 20, MaxLineBytes: 65536, QueueSync: "interval"},
+		MQTT:    MQTT{TopicPrefix: "gatewayd", QueueMaxBytes: 64 << 20, MaxLineBytes: 65536, QueueSync: "interval", DiscoveryPrefix: "homeassistant"},
 		TLS:     TLS{HandshakeTimeout: Duration(10 * time.Second)},
 		File:    DefaultName,
 	}

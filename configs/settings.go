@@ -67,6 +67,11 @@ type MQTTSettings struct {
 	// "commit" (a receipt from the queue waits for the fsync covering
 	// its line).
 	QueueSync string
+
+	// HomeAssistant publishes Home Assistant's MQTT discovery configs
+	// under DiscoveryPrefix (homeassistant.go).
+	HomeAssistant   bool
+	DiscoveryPrefix string
 }
 
 // TLSSettings is the tls: section. With Certificate nil the listener

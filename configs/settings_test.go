@@ -94,7 +94,7 @@ func TestPart2Defaults(t *testing.T) {
 	if !reflect.DeepEqual(s.Boards, wantBoards) {
 		t.Errorf("Boards = %+v, want %+v", s.Boards, wantBoards)
 	}
-	wantMQTT := MQTTSettings{TopicPrefix: "gatewayd", QueueDir: "gatewayd-queue", QueueMaxBytes: 64 << 20, MaxLineBytes: 65536, QueueSync: "interval"}
+	wantMQTT := MQTTSettings{TopicPrefix: "gatewayd", QueueDir: "gatewayd-queue", QueueMaxBytes: 64 << 20, MaxLineBytes: 65536, QueueSync: "interval", DiscoveryPrefix: "homeassistant"}
 	if !reflect.DeepEqual(s.MQTT, wantMQTT) {
 		t.Errorf("MQTT = %+v, want %+v", s.MQTT, wantMQTT)
 	}
@@ -144,7 +144,7 @@ func TestPart2Keys(t *testing.T) {
 				return "RootCAs nil"
 			}
 			m.RootCAs, m.Broker, m.Brokers = nil, nil, nil
-			return want(m, MQTTSettings{GatewayID: "pi-1", TopicPrefix: "home/gw", Username: "u", Password: "s3cret", CAFile: files["cert.pem"], QueueDir: "/var/q", QueueMaxBytes: 1024, MaxLineBytes: 65536, QueueSync: "commit"})
+			return want(m, MQTTSettings{GatewayID: "pi-1", TopicPrefix: "home/gw", Username: "u", Password: "s3cret", CAFile: files["cert.pem"], QueueDir: "/var/q", QueueMaxBytes: 1024, MaxLineBytes: 65536, QueueSync: "commit", DiscoveryPrefix: "homeassistant"})
 		}},
 		{"password CRLF", "mqtt:\n  password_file: {pw-crlf}\n", func(s Settings) string { return want(s.MQTT.Password, "s3cret") }},
 		{"password kept as is", "mqtt:\n  password_file: {pw-bare}\n", func(s Settings) string { return want(s.MQTT.Password, " two words ") }},

@@ -26,7 +26,7 @@
 # dpkg (dpkg-deb) and coreutils are essential: always there.
 set -euo pipefail
 
-pkgs=(systemd curl systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients rabbitmq-server openssl lintian man-db g++ libssl-dev avahi-daemon avahi-utils dbus arduino-builder arduino-ctags)
+pkgs=(systemd curl systemd-container iproute2 qemu-user-static shellcheck init-system-helpers util-linux mosquitto mosquitto-clients rabbitmq-server openssl lintian man-db g++ libssl-dev avahi-daemon avahi-utils dbus arduino-builder arduino-ctags chromium)
 # Other scripts name their own packages: deploy/install-deps.sh PKG...
 if [ $# -gt 0 ]; then
 	pkgs=("$@")

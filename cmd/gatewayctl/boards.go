@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,11 +18,14 @@ func boardsFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error 
 	socketPath := socketFlag(fs)
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on the daemon after `D`")
 	return func(ctx context.Context, args []string, std stdio) error {
+		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		if len(args) > 0 && args[0] == "forget" {
+			return forget(ctx, control.NewClient(socketPath()), args[1:], std)
+		}
 		if len(args) > 0 {
 			return usageError{Err: fmt.Errorf("unexpected argument %q", args[0])}
 		}
-		ctx, cancel := context.WithTimeout(ctx, *timeout)
-		defer cancel()
 		bs, err := control.NewClient(socketPath()).Boards(ctx)
 		if err != nil {
 			return err
@@ -29,6 +33,19 @@ func boardsFlags(fs *flag.FlagSet) func(context.Context, []string, stdio) error 
 		writeBoards(std.out, bs, time.Now())
 		return nil
 	}
+}
+
+// forget is `gatewayctl boards forget ID`: the board's Home Assistant
+// discovery configs are removed from the broker.
+func forget(ctx context.Context, c *control.Client, args []string, std stdio) error {
+	if len(args) != 1 {
+		return usageError{Err: errors.New("forget takes one board ID")}
+	}
+	if err := c.Forget(ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(std.out, "forgot %s: its Home Assistant entities are removed (a board still sending comes back)\n", args[0])
+	return nil
 }
 
 // writeBoards prints one row per board; times are local, last seen is how

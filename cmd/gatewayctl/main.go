@@ -65,7 +65,7 @@ var commands = []command{
 	{"chat", "[-addr HOST:PORT] [-timeout D] [-tls [-ca FILE] [-cert FILE -key FILE]] [-hello ID]", "send each line of input, print the echo", chatFlags},
 	{"bench", "[-addr HOST:PORT] [-c CONNS] [-size BYTES] [-d DURATION] [-n MESSAGES] [-rate R] [-json] [-tls [-ca FILE] [-cert FILE -key FILE]] [-hello ID]", "load test that verifies every echoed byte", benchFlags},
 	{"status", "[-socket PATH | -addr HOST:PORT]", "the daemon's health and counters", statusFlags},
-	{"boards", "[-socket PATH]", "the connected boards, one row each", boardsFlags},
+	{"boards", "[-socket PATH] [forget ID]", "the connected boards, one row each; forget removes a board from Home Assistant", boardsFlags},
 	{"tell", "[-socket PATH] ID MESSAGE", "deliver a message to a connected board", tellFlags},
 	{"reload", "[-socket PATH]", "have the daemon reload its configuration, and wait for the outcome", reloadFlags},
 	{"queue", "dead [-socket PATH]", "the lines the MQTT broker refused (dead letters)", queueFlags},

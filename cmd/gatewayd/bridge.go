@@ -53,7 +53,12 @@ func (d *daemon) startBridge() (func(), error) {
 		return nil, err
 	}
 	d.bridge, d.mqtt = b, m
-	d.srv.Uplink = b
+	uplink, err := d.startSide(b, m)
+	if err != nil {
+		b.Close(context.Background())
+		return nil, err
+	}
+	d.srv.Uplink = uplink
 	h := &d.srv.Hooks
 	up, down := h.BoardUp, h.BoardDown
 	h.BoardUp = func(id string, remote netip.AddrPort) {
@@ -61,6 +66,7 @@ func (d *daemon) startBridge() (func(), error) {
 			up(id, remote)
 		}
 		b.BoardOnline(id)
+		d.sideBoardUp(id)
 	}
 	h.BoardDown = func(id string, remote netip.AddrPort, reason error) {
 		if down != nil {
@@ -70,6 +76,7 @@ func (d *daemon) startBridge() (func(), error) {
 	}
 	d.log.Info("MQTT bridge on", "broker", b.Stats().Broker, "gateway_id", m.GatewayID, "topic_prefix", m.TopicPrefix, "queue_dir", m.QueueDir)
 	return func() {
+		d.stopSide()
 		ctx, cancel := context.WithTimeout(context.Background(), bridgeClose)
 		defer cancel()
 		if err := b.Close(ctx); err != nil {

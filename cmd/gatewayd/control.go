@@ -32,7 +32,7 @@ func (d *daemon) startControl() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &control.Server{Status: d.snapshot, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Reload: d.reloadNow, Logger: d.log}
+	srv := &control.Server{Status: d.snapshot, Boards: d.srv.Boards, Deliver: d.srv.Deliver, Reload: d.reloadNow, Forget: d.forgetFunc(), Logger: d.log}
 	if d.bridge != nil {
 		srv.DeadLetters = deadLetters(d.mqtt.QueueDir)
 	}

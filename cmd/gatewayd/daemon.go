@@ -15,10 +15,12 @@ import (
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/bridge"
+	"github.com/gatewayd/gatewayd/gateway/homeassistant"
 	"github.com/gatewayd/gatewayd/gateway/httpd"
 	"github.com/gatewayd/gatewayd/gateway/listen"
 	"github.com/gatewayd/gatewayd/gateway/logging"
 	"github.com/gatewayd/gatewayd/gateway/metrics"
+	"github.com/gatewayd/gatewayd/gateway/statuspage"
 	"github.com/gatewayd/gatewayd/gateway/systemd"
 	"github.com/gatewayd/gatewayd/gateway/tlsconf"
 	"github.com/gatewayd/gatewayd/gpio"
@@ -46,6 +48,11 @@ type daemon struct {
 	mqtt      configs.MQTTSettings // the bridge's settings in effect
 	serveErr  chan error           // an accept loop that failed
 	reloads   chan chan error      // reloads asked for over the control socket
+	started   time.Time
+
+	// In front of the bridge (page.go): nil without it.
+	ha  *homeassistant.Publisher
+	tap *statuspage.Tap
 
 	stops []func() // of the parts started so far, in start order
 }
@@ -84,7 +91,7 @@ func newDaemon(cfg *configs.Config, path string, stderr io.Writer) *daemon {
 	slog.SetDefault(logger)
 	log.SetFlags(0)
 	d := &daemon{path: path, cfg: cfg, log: logger, level: level, notify: systemd.Notifier{Log: logger},
-		reloads: make(chan chan error)}
+		reloads: make(chan chan error), started: started}
 	d.srv = &gateway.Server{Policy: cfg.Policy(), Logger: logger}
 	if path == "" {
 		logger.Info("using the built-in default configuration", "version", version)
@@ -188,9 +195,11 @@ func (d *daemon) startMetrics() (func(), error) {
 	if d.cfg.Settings().MetricsPerBoard {
 		src.Boards = d.srv.Boards
 	}
-	s := &httpd.Server{Handler: metrics.Handler(src, d.log), Logger: d.log}
+	h, closePage := d.withPage(metrics.Handler(src, d.log))
+	s := &httpd.Server{Handler: h, Logger: d.log}
 	d.log.Info("metrics listening", "addr", l.Addr().String())
-	return d.serveHTTP("metrics server", func() error { return s.Serve(l) }, s.Shutdown), nil
+	stop := d.serveHTTP("metrics server", func() error { return s.Serve(l) }, s.Shutdown)
+	return func() { closePage(); stop() }, nil
 }
 
 // httpShutdown bounds the wait for requests in flight at shutdown, on the

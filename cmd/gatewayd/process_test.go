@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 	os.Mkdir(run, 0o700)
 	os.Setenv("XDG_RUNTIME_DIR", run)
 	code := m.Run()
+	closeBrowser()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

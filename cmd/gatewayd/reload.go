@@ -56,7 +56,9 @@ func (d *daemon) reload() error {
 		}
 	}
 	d.reloadTLS(cfg)
+	prevMQTT := d.mqtt
 	d.mqtt = d.reloadBridge(cfg.Settings().MQTT)
+	d.reloadSide(prevMQTT, cfg.Settings().MQTT)
 	d.level.Set(cfg.LogLevel())
 	d.srv.SetPolicy(cfg.Policy())
 	// The shutdown timeout and other settings are read from d.cfg when used.

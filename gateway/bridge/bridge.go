@@ -51,6 +51,7 @@ type Bridge struct {
 	onWire    atomic.Int64
 	probedAt  atomic.Int64 // UnixNano when the drain last sent a suspect line alone; 0 once acknowledged
 	takenOver time.Time    // when the takeover warning was last logged
+	extra     extras       // Publish and Subscribe for non-line messages (extra.go)
 
 	stats counters
 }

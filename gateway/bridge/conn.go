@@ -211,6 +211,7 @@ func (b *Bridge) connected(ctx context.Context, lk *link) {
 	b.link, b.broker = lk, lk.br
 	b.lastErr = nil
 	b.presence.reconnected()
+	b.extraUp(lk)
 	b.log.Info("bridge: connected to broker", "broker", lk.br.addr)
 	b.broadcast()
 }

@@ -83,6 +83,12 @@ func (c *Client) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 	return dl, err
 }
 
+// Forget asks the daemon to remove board id's Home Assistant discovery
+// configs from the broker.
+func (c *Client) Forget(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/v1/boards/"+url.PathEscape(id)+"/forget", nil, nil)
+}
+
 // Reload asks the daemon to read its configuration file again and waits
 // until it has: the error holds every problem when the file is bad.
 func (c *Client) Reload(ctx context.Context) error {

@@ -38,6 +38,9 @@ type Server struct {
 	// DeadLetters lists the lines the broker refused; nil without a
 	// bridge.
 	DeadLetters func() ([]DeadLetter, error)
+	// Forget removes a board's Home Assistant discovery configs. Nil
+	// means discovery is off: POST /v1/boards/ID/forget answers 409.
+	Forget func(id string) error
 	// Logger receives the HTTP server's own errors at warn. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -63,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/boards/{id}/messages", s.deliver)
 	mux.HandleFunc("POST /v1/reload", s.reload)
 	mux.HandleFunc("GET /v1/mqtt/dead-letters", s.deadLetters)
+	mux.HandleFunc("POST /v1/boards/{id}/forget", s.forget)
 	return mux
 }
 
@@ -99,6 +103,25 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusBadGateway, err.Error())
 	}
+}
+
+// forget removes a board's Home Assistant configs; the board need not be
+// connected, so a dead one can go.
+func (s *Server) forget(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !board.ValidID(id) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad board ID %q: 1 to %d characters of A-Z a-z 0-9 . _ -", id, board.MaxIDBytes))
+		return
+	}
+	if s.Forget == nil {
+		writeError(w, http.StatusConflict, "Home Assistant discovery is off (mqtt.homeassistant: false): there is nothing to forget")
+		return
+	}
+	if err := s.Forget(id); err != nil {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // reload answers once the reload is done, so that `systemctl reload`
