@@ -156,3 +156,22 @@ func TestSendHonoursContextWhenFull(t *testing.T) {
 		t.Fatalf("Send into a full queue = %v, want the context's error", err)
 	}
 }
+
+// A lane is forgotten once its board's lines are all safe: boards that
+// come and go (clients without hello are named after their address) cost
+// no memory for good.
+func TestLanesForgottenWhenIdle(t *testing.T) {
+	m := gatewaytest.StartMosquitto(t, false)
+	b := openBridge(t, testConfig(t, m.URL()), nil)
+	waitConnected(t, b)
+	for i := range 300 {
+		if err := sendSync(b, context.Background(), "ip-10-0-0-"+strconv.Itoa(i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gatewaytest.Within(t, brokerWait, "every lane forgotten", func() bool {
+		b.lanesMu.Lock()
+		defer b.lanesMu.Unlock()
+		return len(b.lanes) == 0
+	})
+}

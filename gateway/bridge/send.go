@@ -24,6 +24,7 @@ const MaxInFlight = 32
 // board, none per publish.
 type lane struct {
 	slots   chan struct{} // a token per line in the lane
+	users   int           // Sends holding the lane; guarded by Bridge.lanesMu
 	mu      sync.Mutex
 	q       []*pending
 	serving bool
@@ -39,6 +40,10 @@ type pending struct {
 	deadline time.Time  // spool it if no PUBACK by then
 }
 
+// lane returns board's lane, held until release: a lane is forgotten
+// once empty and held by no Send, so that boards long gone (clients
+// without hello are named after their address) cost nothing, while a
+// board never has two lanes at once.
 func (b *Bridge) lane(board string) *lane {
 	b.lanesMu.Lock()
 	defer b.lanesMu.Unlock()
@@ -47,7 +52,27 @@ func (b *Bridge) lane(board string) *lane {
 		l = &lane{slots: make(chan struct{}, MaxInFlight)}
 		b.lanes[board] = l
 	}
+	l.users++
 	return l
+}
+
+// release lets go of a lane taken by lane, forgetting it if it is empty.
+func (b *Bridge) release(board string, l *lane) {
+	b.lanesMu.Lock()
+	defer b.lanesMu.Unlock()
+	l.users--
+	b.forgetIdle(board, l)
+}
+
+// forgetIdle drops l from b.lanes when no Send holds it and it holds no
+// line; b.lanesMu is held.
+func (b *Bridge) forgetIdle(board string, l *lane) {
+	l.mu.Lock()
+	idle := l.users == 0 && len(l.q) == 0 && !l.serving
+	l.mu.Unlock()
+	if idle && b.lanes[board] == l {
+		delete(b.lanes, board)
+	}
 }
 
 // Send takes line (without its LF) as board's next line for P/G/board/up
@@ -74,6 +99,7 @@ func (b *Bridge) Send(ctx context.Context, boardID string, line []byte, done fun
 		}
 	}
 	l := b.lane(boardID)
+	defer b.release(boardID, l)
 	select {
 	case l.slots <- struct{}{}:
 	default:
@@ -124,9 +150,19 @@ func (b *Bridge) serveLane(boardID string, l *lane) {
 	for {
 		l.mu.Lock()
 		if len(l.q) == 0 {
-			l.serving = false
+			// Again under b.lanesMu, which comes first, to end and
+			// perhaps forget the lane with no Send slipping a line in.
 			l.mu.Unlock()
-			return
+			b.lanesMu.Lock()
+			l.mu.Lock()
+			if len(l.q) == 0 {
+				l.serving = false
+				l.mu.Unlock()
+				b.forgetIdle(boardID, l)
+				b.lanesMu.Unlock()
+				return
+			}
+			b.lanesMu.Unlock()
 		}
 		p := l.q[0]
 		l.mu.Unlock()
