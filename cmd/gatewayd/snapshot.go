@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"runtime"
+	"strings"
 
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/control"
@@ -42,7 +43,10 @@ func (d *daemon) snapshot() control.Status {
 	case errors.Is(err, gateway.ErrServerClosed):
 		s.Healthy, s.Health = false, "shutting down"
 	case err != nil:
-		s.Healthy, s.Health = false, err.Error()
+		// One line, whatever the number of troubles (errors.Join puts
+		// each on its own), so STATUS=, /healthz and gatewayctl status
+		// print the same verdict.
+		s.Healthy, s.Health = false, strings.ReplaceAll(err.Error(), "\n", "; ")
 	}
 	return s
 }

@@ -107,8 +107,8 @@ func TestHandlerBridge(t *testing.T) {
 	}
 	// The daemon's snapshot says the broker is the unhealthy part.
 	b.Connected = false
-	st.Healthy, st.Health = false, "bridge: broker unreachable: broker.lan:1883\nqueue: no space left on device"
-	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "bridge: broker unreachable: broker.lan:1883\nqueue: no space left on device\n" {
+	st.Healthy, st.Health = false, "bridge: broker unreachable: broker.lan:1883; queue: no space left on device"
+	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "bridge: broker unreachable: broker.lan:1883; queue: no space left on device\n" {
 		t.Errorf("/healthz = %d %q, want 503 naming the broker and the queue", code, body)
 	}
 	st.Healthy, st.Health = false, "bridge: broker unreachable: broker.lan:1883"
