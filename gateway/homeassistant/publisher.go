@@ -190,7 +190,6 @@ func (p *Publisher) taken(board string, pairs []Pair, perr error) {
 		w.state = state
 	}
 	p.schedule(board)
-	return
 }
 
 // BoardUp announces board's configs, with its fw= as it is now. Call it
