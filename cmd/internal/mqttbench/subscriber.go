@@ -12,8 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
-	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/gatewayd/gatewayd/cmd/internal/load"
 )
@@ -24,12 +23,14 @@ const upFilter = "+/+/+/up"
 
 // subscriber is the application at the other end: one MQTT client on the
 // broker, subscribed at QoS 1, counting what arrives per board and
-// sequence number. Its session outlives a broker restart, so what the
-// gateway delivered is never lost on the way to it.
+// sequence number. It speaks MQTT 3.1.1 with clean_session false, as
+// gatewaytest/mqtttest's subscriber does, so its session outlives a
+// broker restart (mosquitto with persistence) and what the gateway
+// delivered is never lost on the way to it.
 type subscriber struct {
-	cm     *autopaho.ConnectionManager
-	cancel context.CancelFunc
-	cur    atomic.Pointer[tally]
+	c   mqtt.Client
+	cur atomic.Pointer[tally]
+	up  chan error // the first subscription's outcome
 
 	// sessionLost counts reconnections on which the broker had no session
 	// for the subscriber: whatever was published until it subscribed
@@ -43,55 +44,72 @@ func subscribe(ctx context.Context, brokerURL string) (*subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &subscriber{}
+	s := &subscriber{up: make(chan error, 1)}
 	s.cur.Store(newTally("\x00"))
-	ctx, s.cancel = context.WithCancel(ctx)
-	up := make(chan error, 1)
-	s.cm, err = autopaho.NewConnection(ctx, autopaho.ClientConfig{
-		ServerUrls: []*url.URL{u},
-		KeepAlive:  30,
-		// Clean Start stays off even on the first connection (the client ID
-		// is new, so there is no old session to resume): mosquitto 2.0.11
-		// persists no session that began with Clean Start on, and a
-		// restart then loses the subscription.
-		CleanStartOnInitialConnection: false,
-		SessionExpiryInterval:         3600,
-		ReconnectBackoff:              func(int) time.Duration { return 100 * time.Millisecond },
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, ca *paho.Connack) {
-			if s.connects.Add(1) > 1 && !ca.SessionPresent {
-				s.sessionLost.Add(1)
-			}
-			go func() {
-				_, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: upFilter, QoS: 1}}})
-				select {
-				case up <- err:
-				default:
-				}
-			}()
-		},
-		ClientConfig: paho.ClientConfig{
-			ClientID: fmt.Sprintf("mqttbench-sub-%d", time.Now().UnixNano()),
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-				s.cur.Load().add(pr.Packet.Topic, pr.Packet.Payload, time.Now())
-				return true, nil
-			}},
-		},
-	})
-	if err != nil {
-		s.cancel()
-		return nil, err
-	}
+	opts := mqtt.NewClientOptions().
+		AddBroker("tcp://" + u.Host).
+		SetClientID(fmt.Sprintf("mqttbench-sub-%d", time.Now().UnixNano())).
+		SetProtocolVersion(4).
+		// clean_session stays off even on the first connection (the client
+		// ID is new, so there is no old session to resume): mosquitto
+		// 2.0.11 persists no session that began clean, and a restart then
+		// loses the subscription.
+		SetCleanSession(false).
+		SetKeepAlive(30 * time.Second).
+		// The subscriber reconnects by itself (connect, on connection
+		// lost) rather than by paho's automatic reconnection, which drops
+		// the CONNACK's session present flag that sessionLost needs.
+		SetAutoReconnect(false).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(100 * time.Millisecond).
+		// One message at a time, in the order they arrive, so the tally's
+		// reordering is the broker's and the gateway's, not the handler's.
+		SetOrderMatters(true).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+			s.cur.Load().add(m.Topic(), m.Payload(), time.Now())
+		}).
+		SetConnectionLostHandler(func(c mqtt.Client, _ error) { s.connect(c) })
+	s.c = mqtt.NewClient(opts)
+	go s.connect(s.c)
 	select {
-	case err := <-up:
+	case err := <-s.up:
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("subscribing to %s on %s: %w", upFilter, brokerURL, err)
 		}
+	case <-ctx.Done():
+		s.close()
+		return nil, ctx.Err()
 	case <-time.After(10 * time.Second):
 		s.close()
 		return nil, fmt.Errorf("subscriber: no subscription to %s on %s within 10s", upFilter, brokerURL)
 	}
 	return s, nil
+}
+
+// connect connects c, retrying until the broker answers or close is
+// called, counts a session the broker did not keep, and subscribes again.
+// It reports the outcome of the first subscription on s.up.
+func (s *subscriber) connect(c mqtt.Client) {
+	tok := c.Connect()
+	tok.Wait()
+	if err := tok.Error(); err != nil { // close was called while retrying
+		s.report(err)
+		return
+	}
+	if s.connects.Add(1) > 1 && !tok.(*mqtt.ConnectToken).SessionPresent() {
+		s.sessionLost.Add(1)
+	}
+	sub := c.Subscribe(upFilter, 1, nil)
+	sub.Wait()
+	s.report(sub.Error())
+}
+
+func (s *subscriber) report(err error) {
+	select {
+	case s.up <- err:
+	default:
+	}
 }
 
 // count starts counting the boards whose IDs begin with tag, from now.
@@ -101,13 +119,7 @@ func (s *subscriber) count(tag string) *tally {
 	return t
 }
 
-func (s *subscriber) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = s.cm.Disconnect(ctx)
-	s.cancel()
-	<-s.cm.Done()
-}
+func (s *subscriber) close() { s.c.Disconnect(1000) }
 
 // tally is what one measurement's boards delivered, as the subscriber saw it.
 type tally struct {

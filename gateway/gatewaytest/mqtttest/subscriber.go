@@ -25,6 +25,10 @@ type Subscriber struct {
 	mu   sync.Mutex
 	msgs []Message
 	c    mqtt.Client
+	tok  *mqtt.ConnectToken // of the first connection
+
+	id, filter string
+	brokers    []string
 }
 
 // Subscribe connects a client to brokerURL, subscribed to filter at QoS 1,
@@ -43,10 +47,24 @@ func Subscribe(t testing.TB, brokerURL, filter string) *Subscriber {
 // nodes of one cluster, where the session lives on.
 func SubscribeAny(t testing.TB, brokerURLs []string, filter string) *Subscriber {
 	t.Helper()
-	s := &Subscriber{}
+	return subscribe(t, fmt.Sprintf("test-sub-%d", time.Now().UnixNano()), brokerURLs, filter)
+}
+
+// Resume connects a new subscriber with the client ID, brokers and filter
+// of s, which has been closed: it takes up the session the broker kept
+// for s, and with it what was queued there while s was away.
+// SessionPresent says whether there was such a session.
+func (s *Subscriber) Resume(t testing.TB) *Subscriber {
+	t.Helper()
+	return subscribe(t, s.id, s.brokers, s.filter)
+}
+
+func subscribe(t testing.TB, id string, brokerURLs []string, filter string) *Subscriber {
+	t.Helper()
+	s := &Subscriber{id: id, filter: filter, brokers: brokerURLs}
 	up := make(chan struct{}, 1)
 	opts := mqtt.NewClientOptions().
-		SetClientID(fmt.Sprintf("test-sub-%d", time.Now().UnixNano())).
+		SetClientID(id).
 		SetProtocolVersion(4).
 		SetCleanSession(false).
 		SetAutoReconnect(true).
@@ -79,15 +97,30 @@ func SubscribeAny(t testing.TB, brokerURLs []string, filter string) *Subscriber 
 		opts.AddBroker("tcp://" + u.Host)
 	}
 	s.c = mqtt.NewClient(opts)
-	s.c.Connect()
-	t.Cleanup(func() { s.c.Disconnect(100) })
+	s.tok = s.c.Connect().(*mqtt.ConnectToken)
+	t.Cleanup(s.Close)
 	select {
 	case <-up:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("subscriber did not subscribe to %s on %v", filter, brokerURLs)
 	}
+	// The token completes just after the connection is up, so within
+	// moments of the subscription.
+	if !s.tok.WaitTimeout(10*time.Second) || s.tok.Error() != nil {
+		t.Fatalf("subscriber connect to %v: %v", brokerURLs, s.tok.Error())
+	}
 	return s
 }
+
+// SessionPresent is the CONNACK's session present flag of the
+// subscriber's first connection: whether the broker had kept a session
+// for its client ID (see Resume). Reconnections do not change it.
+func (s *Subscriber) SessionPresent() bool { return s.tok.SessionPresent() }
+
+// Close disconnects the subscriber now rather than when the test ends.
+// The broker keeps its session (clean_session false) and queues for it
+// what arrives on its filter until Resume takes it up.
+func (s *Subscriber) Close() { s.c.Disconnect(100) }
 
 // Messages returns a copy of what arrived so far, in order.
 func (s *Subscriber) Messages() []Message {
