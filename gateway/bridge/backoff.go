@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// backoff returns autopaho's reconnect delay: doubling from lo, capped at
+// backoff returns the bridge's reconnect delay: doubling from lo, capped at
 // hi, and drawn at random from the upper half so that a fleet of gateways
 // does not reconnect to a restarted broker all at once.
 func backoff(lo, hi time.Duration) func(attempt int) time.Duration {
