@@ -24,10 +24,14 @@ func (s *Server) Stats() Stats {
 	st.Accepted = s.accepted
 	st.Rejected = s.rejected
 	for c := range s.conns {
+		// What went out before what came in: each is echoed or receipted
+		// only after it came in, so read in this order the figures never
+		// show more out than in, however busy the connection.
+		messages, bytesOut := c.messages.Load(), c.bytesOut.Load()
 		st.MessagesIn += c.messagesIn.Load()
-		st.Messages += c.messages.Load()
+		st.Messages += messages
 		st.BytesIn += c.bytesIn.Load()
-		st.BytesOut += c.bytesOut.Load()
+		st.BytesOut += bytesOut
 	}
 	return st
 }

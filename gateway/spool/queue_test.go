@@ -120,7 +120,18 @@ func TestDiskUsedOnlyWhileHolding(t *testing.T) {
 	for _, s := range numbered(0, 1000) {
 		mustAppend(t, q, s)
 	}
-	start := len(gatewaytest.DirNames(t, dir))
+	// Segments only: the sync loop writes the cursor (through a
+	// temporary file) while the queue drains, which comes and goes.
+	segments := func() int {
+		n := 0
+		for _, name := range gatewaytest.DirNames(t, dir) {
+			if strings.HasSuffix(name, ".seg") {
+				n++
+			}
+		}
+		return n
+	}
+	start := segments()
 	if start < 3 {
 		t.Fatalf("%d files for 19 KiB in 4 KiB segments, want several", start)
 	}
@@ -136,11 +147,11 @@ func TestDiskUsedOnlyWhileHolding(t *testing.T) {
 		}
 		q.Ack(rec)
 		if i == 500 {
-			shrank = len(gatewaytest.DirNames(t, dir)) < start
+			shrank = segments() < start
 		}
 	}
 	if !shrank {
-		t.Errorf("half drained, still %d files; want fewer than %d", len(gatewaytest.DirNames(t, dir)), start)
+		t.Errorf("half drained, still %d segments; want fewer than %d", segments(), start)
 	}
 	time.Sleep(10 * time.Millisecond) // a sync tick passes: it must write nothing
 	if got := gatewaytest.DirNames(t, dir); len(got) != 0 {
