@@ -18,21 +18,17 @@ import (
 // the next start.
 const bridgeClose = 5 * time.Second
 
-// bridgeConfig is the bridge's view of the mqtt: section.
+// bridgeConfig is the bridge's view of the mqtt: section, which configs
+// has parsed and checked: the bridge parses and reads nothing again.
 func bridgeConfig(m configs.MQTTSettings) bridge.Config {
-	var more []string
-	for _, u := range m.Brokers[1:] {
-		more = append(more, u.String())
-	}
 	return bridge.Config{
-		Broker:        m.Broker.String(),
-		Brokers:       more,
+		Brokers:       m.Brokers,
 		MaxLineBytes:  m.MaxLineBytes,
 		GatewayID:     m.GatewayID,
 		TopicPrefix:   m.TopicPrefix,
 		Username:      m.Username,
 		Password:      m.Password,
-		CAFile:        m.CAFile,
+		RootCAs:       m.RootCAs,
 		QueueDir:      m.QueueDir,
 		QueueMaxBytes: m.QueueMaxBytes,
 		SyncOnCommit:  m.QueueSync == "commit",
