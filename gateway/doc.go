@@ -17,5 +17,6 @@
 // taken after its board's newer ones.
 //
 // The package knows nothing of LEDs or systemd: it reports what happens
-// through Hooks and Stats, and cmd/gatewayd wires those to the rest.
+// through Hooks, board listeners (Server.OnBoard) and Stats, and
+// cmd/gatewayd wires those to the rest.
 package gateway

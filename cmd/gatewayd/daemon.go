@@ -65,8 +65,8 @@ type part struct {
 }
 
 // parts is the start order. Each part may use those above it: the LED rig
-// reads the server's counters, the bridge adds its hooks to the LEDs',
-// metrics read all three, the server needs the listeners, the hooks and
+// reads the server's counters and owns its Hooks, the bridge adds its
+// board listeners and the Uplink, metrics read all three, the server needs the listeners, the hooks and
 // the bridge as its Uplink (and drains before the bridge closes), and systemd hears READY=1 only when all are
 // up, the sockets bound and the pins claimed.
 func (d *daemon) parts() []part {

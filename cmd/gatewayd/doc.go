@@ -20,7 +20,8 @@
 //	configs/             gatewayd.yaml (the embedded default), the tour's
 //	                     configurations and the strict loader
 //	gateway/             the server: accept loop, connections, framing, board
-//	                     sessions, Hooks and the Uplink a line goes to
+//	                     sessions, Hooks, board listeners (OnBoard) and the
+//	                     Uplink a line goes to
 //	gateway/board        the ! line protocol: hello, control lines, board IDs
 //	gateway/bridge       the MQTT bridge: the Uplink to the broker, downlinks
 //	gateway/spool        the disk queue of receipted lines not yet acknowledged
