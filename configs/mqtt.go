@@ -22,6 +22,9 @@ const (
 	mqttsPort = "8883"
 )
 
+// mqtt parses and checks the mqtt: section. It is the one place that
+// does: the bridge takes the parsed brokers, the gateway ID (defaulted
+// here by bridge.DefaultGatewayID) and the CA pool as they are.
 func (c *Config) mqtt(b *builder, framing gateway.Framing) MQTTSettings {
 	m := c.MQTT
 	s := MQTTSettings{

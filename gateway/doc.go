@@ -17,5 +17,26 @@
 // taken after its board's newer ones.
 //
 // The package knows nothing of LEDs or systemd: it reports what happens
-// through Hooks and Stats, and cmd/gatewayd wires those to the rest.
+// through Hooks, board listeners (Server.OnBoard) and Stats, and
+// cmd/gatewayd wires those to the rest.
+//
+// # Layout
+//
+// The folders below gateway/ are of two kinds.
+//
+// The gateway itself, what a board and its lines meet: this package (the
+// server, sessions, the Uplink), board (the ! line protocol and board
+// IDs), bridge (MQTT), spool (the disk queue), homeassistant, statuspage,
+// control (the control socket's API), tlsconf and pki (TLS and its
+// certificates) and stall (liveness watches); gatewaytest holds the tests'
+// harness for all of them.
+//
+// gateway/daemon/ holds the plumbing that makes gatewayd a well-behaved
+// Linux daemon and is on no line's path: daemon/listen (systemd's sockets
+// or a bound one), daemon/systemd (sd_notify), daemon/logging (slog and
+// journal priorities), daemon/httpd (HTTP with timeouts and a connection
+// cap) and daemon/metrics (the Prometheus collector and /healthz). Of the
+// gateway's own packages only metrics imports any (the server's and the
+// control socket's figures); only cmd/gatewayd imports them (and control,
+// for httpd).
 package gateway

@@ -42,7 +42,8 @@ func RejectReasons() []RejectReason {
 	return rs
 }
 
-// Hooks are called as clients come and go, with no lock held: Connect and
+// Hooks are called as clients come and go (boards, named by their hello,
+// are followed through Server.OnBoard instead), with no lock held: Connect and
 // Reject on the accept loop, Message and Disconnect on the goroutine of the
 // connection concerned (Message, with an Uplink, also on whichever
 // goroutine wrote the receipt: the Uplink's done call or a writer of the
@@ -60,13 +61,4 @@ type Hooks struct {
 	// Reject is called when a connection is closed as soon as it was
 	// accepted.
 	Reject func(remote netip.AddrPort, reason RejectReason)
-
-	// BoardUp is called when a board's hello is accepted, and BoardDown
-	// when that session ends (reason nil for a clean close). A session
-	// replaced by a newer one with the same ID gets no BoardDown: the
-	// board never went away. Both are called under the board registry's
-	// lock, so for one ID they come in the order the sessions did; they
-	// must return at once all the more.
-	BoardUp   func(id string, remote netip.AddrPort)
-	BoardDown func(id string, remote netip.AddrPort, reason error)
 }

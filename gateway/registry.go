@@ -96,9 +96,7 @@ func (s *Server) register(c *conn) (old *conn) {
 	old = s.boards[id]
 	s.boards[id] = c
 	if old == nil {
-		if h := s.Hooks.BoardUp; h != nil {
-			h(id, c.remote)
-		}
+		s.boardEvent(BoardEvent{ID: id, Remote: c.remote, Up: true})
 	}
 	return old
 }
@@ -113,9 +111,7 @@ func (s *Server) unregister(c *conn, reason error) {
 		return
 	}
 	delete(s.boards, id)
-	if h := s.Hooks.BoardDown; h != nil {
-		h(id, c.remote, reason)
-	}
+	s.boardEvent(BoardEvent{ID: id, Remote: c.remote, Reason: reason})
 }
 
 // kick ends a session replaced by a newer one, telling it why, on a

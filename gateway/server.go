@@ -67,6 +67,8 @@ type Server struct {
 	bmu    sync.Mutex
 	boards map[string]*conn
 	sends  map[string]*boardSend // by board ID, while a session of it lives
+	// onBoard are the board listeners added by OnBoard (boardevents.go).
+	onBoard []func(BoardEvent)
 
 	// hangups watches blocked connections' sockets (hangup_linux.go).
 	hangups hangups

@@ -7,7 +7,7 @@ import (
 	"github.com/gatewayd/gatewayd/gateway/gatewaytest"
 	"io"
 	"net"
-	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -257,9 +257,13 @@ func TestHelloTimeout(t *testing.T) {
 
 func TestReplacement(t *testing.T) {
 	var ups, downs atomic.Int32
-	s, addr, logs := startServer(t, linePolicy(), Hooks{
-		BoardUp:   func(string, netip.AddrPort) { ups.Add(1) },
-		BoardDown: func(string, netip.AddrPort, error) { downs.Add(1) },
+	s, addr, logs := startServer(t, linePolicy(), Hooks{})
+	s.OnBoard(func(e BoardEvent) {
+		if e.Up {
+			ups.Add(1)
+		} else {
+			downs.Add(1)
+		}
 	})
 	old := dialLines(t, addr)
 	old.hello("b1")
@@ -381,4 +385,37 @@ func TestReplacementRace(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// Every board listener hears every board coming and going, in the order
+// the listeners were added: none wraps or replaces another.
+func TestBoardListeners(t *testing.T) {
+	var mu sync.Mutex
+	var heard []string
+	listen := func(name string) func(BoardEvent) {
+		return func(e BoardEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			heard = append(heard, fmt.Sprintf("%s %s up=%v clean=%v", name, e.ID, e.Up, e.Reason == nil))
+		}
+	}
+	s, addr, _ := startServer(t, linePolicy(), Hooks{})
+	s.OnBoard(listen("first"))
+	s.OnBoard(listen("second"))
+	b := dialLines(t, addr)
+	b.hello("b1")
+	b.send("x\n")
+	b.expect("x\n")
+	b.nc.Close()
+	want := []string{"first b1 up=true clean=true", "second b1 up=true clean=true", "first b1 up=false clean=true", "second b1 up=false clean=true"}
+	gatewaytest.Eventually(t, "both listeners told of b1 going", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(heard) == len(want)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(heard, want) {
+		t.Errorf("heard %q, want %q", heard, want)
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/netip"
 	"net/url"
 	"slices"
 	"time"
@@ -18,31 +17,31 @@ import (
 // the next start.
 const bridgeClose = 5 * time.Second
 
-// bridgeConfig is the bridge's view of the mqtt: section.
+// bridgeConfig is the bridge's view of the mqtt: section, which configs
+// has parsed and checked: the bridge parses and reads nothing again.
 func bridgeConfig(m configs.MQTTSettings) bridge.Config {
-	var more []string
-	for _, u := range m.Brokers[1:] {
-		more = append(more, u.String())
-	}
 	return bridge.Config{
-		Broker:        m.Broker.String(),
-		Brokers:       more,
+		Brokers:       m.Brokers,
 		MaxLineBytes:  m.MaxLineBytes,
 		GatewayID:     m.GatewayID,
 		TopicPrefix:   m.TopicPrefix,
 		Username:      m.Username,
 		Password:      m.Password,
-		CAFile:        m.CAFile,
+		RootCAs:       m.RootCAs,
 		QueueDir:      m.QueueDir,
 		QueueMaxBytes: m.QueueMaxBytes,
 		SyncOnCommit:  m.QueueSync == "commit",
 	}
 }
 
-// startBridge opens the MQTT bridge when mqtt.broker is set: the server's
-// Uplink, told of boards as they come and go, delivering downlinks
-// through the server. It starts before the echo server and stops after
-// it has drained, so every receipt in flight is completed.
+// startBridge opens the MQTT bridge when mqtt.broker is set. Its whole
+// wiring to the server is here: downlinks delivered through the server,
+// the Uplink chain (uplinkChain: status page tap, Home Assistant
+// publisher, bridge) as the server's Uplink, and the bridge's presence
+// then Home Assistant's announcements added as board listeners of their
+// own (Server.OnBoard), so nothing wraps the LED rig's hooks and the
+// parts' order cannot lose them. It starts before the echo server and
+// stops after it has drained, so every receipt in flight is completed.
 func (d *daemon) startBridge() (func(), error) {
 	m := d.cfg.Settings().MQTT
 	if m.Broker == nil {
@@ -53,27 +52,14 @@ func (d *daemon) startBridge() (func(), error) {
 		return nil, err
 	}
 	d.bridge, d.mqtt = b, m
-	uplink, err := d.startSide(b, m)
+	uplink, err := d.uplinkChain(b, m)
 	if err != nil {
 		b.Close(context.Background())
 		return nil, err
 	}
 	d.srv.Uplink = uplink
-	h := &d.srv.Hooks
-	up, down := h.BoardUp, h.BoardDown
-	h.BoardUp = func(id string, remote netip.AddrPort) {
-		if up != nil {
-			up(id, remote)
-		}
-		b.BoardOnline(id)
-		d.sideBoardUp(id)
-	}
-	h.BoardDown = func(id string, remote netip.AddrPort, reason error) {
-		if down != nil {
-			down(id, remote, reason)
-		}
-		b.BoardOffline(id)
-	}
+	d.srv.OnBoard(bridgePresence(b))
+	d.srv.OnBoard(d.haAnnounce)
 	d.log.Info("MQTT bridge on", "broker", b.Stats().Broker, "gateway_id", m.GatewayID, "topic_prefix", m.TopicPrefix, "queue_dir", m.QueueDir)
 	return func() {
 		d.stopSide()
@@ -85,6 +71,17 @@ func (d *daemon) startBridge() (func(), error) {
 		st := b.Stats()
 		d.log.Info("bridge stopped", "published", st.Published, "acknowledged", st.Acked, "queued", st.QueueMessages)
 	}, nil
+}
+
+// bridgePresence publishes each board's online/offline status.
+func bridgePresence(b *bridge.Bridge) func(gateway.BoardEvent) {
+	return func(e gateway.BoardEvent) {
+		if e.Up {
+			b.BoardOnline(e.ID)
+		} else {
+			b.BoardOffline(e.ID)
+		}
+	}
 }
 
 // reloadBridge applies a changed mqtt: section. The bridge's broker,

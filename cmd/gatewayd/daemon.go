@@ -15,13 +15,13 @@ import (
 	"github.com/gatewayd/gatewayd/configs"
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/bridge"
+	"github.com/gatewayd/gatewayd/gateway/daemon/httpd"
+	"github.com/gatewayd/gatewayd/gateway/daemon/listen"
+	"github.com/gatewayd/gatewayd/gateway/daemon/logging"
+	"github.com/gatewayd/gatewayd/gateway/daemon/metrics"
+	"github.com/gatewayd/gatewayd/gateway/daemon/systemd"
 	"github.com/gatewayd/gatewayd/gateway/homeassistant"
-	"github.com/gatewayd/gatewayd/gateway/httpd"
-	"github.com/gatewayd/gatewayd/gateway/listen"
-	"github.com/gatewayd/gatewayd/gateway/logging"
-	"github.com/gatewayd/gatewayd/gateway/metrics"
 	"github.com/gatewayd/gatewayd/gateway/statuspage"
-	"github.com/gatewayd/gatewayd/gateway/systemd"
 	"github.com/gatewayd/gatewayd/gateway/tlsconf"
 	"github.com/gatewayd/gatewayd/gpio"
 )
@@ -65,8 +65,8 @@ type part struct {
 }
 
 // parts is the start order. Each part may use those above it: the LED rig
-// reads the server's counters, the bridge adds its hooks to the LEDs',
-// metrics read all three, the server needs the listeners, the hooks and
+// reads the server's counters and owns its Hooks, the bridge adds its
+// board listeners and the Uplink, metrics read all three, the server needs the listeners, the hooks and
 // the bridge as its Uplink (and drains before the bridge closes), and systemd hears READY=1 only when all are
 // up, the sockets bound and the pins claimed.
 func (d *daemon) parts() []part {

@@ -20,7 +20,8 @@
 //	configs/             gatewayd.yaml (the embedded default), the tour's
 //	                     configurations and the strict loader
 //	gateway/             the server: accept loop, connections, framing, board
-//	                     sessions, Hooks and the Uplink a line goes to
+//	                     sessions, Hooks, board listeners (OnBoard) and the
+//	                     Uplink a line goes to
 //	gateway/board        the ! line protocol: hello, control lines, board IDs
 //	gateway/bridge       the MQTT bridge: the Uplink to the broker, downlinks
 //	gateway/spool        the disk queue of receipted lines not yet acknowledged
@@ -28,11 +29,14 @@
 //	                     place (socket.go)
 //	gateway/pki          the CA and certificates of gatewayctl pki
 //	gateway/tlsconf      the TLS listener's config, reload and handshake
-//	gateway/metrics      the Prometheus collector, /metrics, /healthz, /v1/status
-//	gateway/httpd        HTTP serving with timeouts and a connection cap
-//	gateway/listen       systemd's sockets (LISTEN_FDS) or a bound one
-//	gateway/systemd      sd_notify: READY, STATUS, the watchdog
-//	gateway/logging      slog: text or JSON, journal priorities
+//	gateway/homeassistant  Home Assistant discovery and state JSON
+//	gateway/statuspage   the live status page and its tap on the Uplink
+//	gateway/daemon/      the process's plumbing, on no line's path:
+//	  metrics            the Prometheus collector, /metrics, /healthz, /v1/status
+//	  httpd              HTTP serving with timeouts and a connection cap
+//	  listen             systemd's sockets (LISTEN_FDS) or a bound one
+//	  systemd            sd_notify: READY, STATUS, the watchdog
+//	  logging            slog: text or JSON, journal priorities
 //	gpio/                LEDs: the periph, sim and none drivers, the LED worker
 //	deploy/              units, install.sh, Debian packaging, the ESP32 clients,
 //	                     the container and emulated-Pi tests (deploy/README.md)

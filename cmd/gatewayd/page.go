@@ -12,12 +12,12 @@ import (
 	"github.com/gatewayd/gatewayd/gateway/statuspage"
 )
 
-// startSide puts the Home Assistant publisher (state JSON, and discovery
-// with mqtt.homeassistant) and the status page's tap in front of the
-// bridge, and returns the Uplink the server should use. Both pass every
-// line to the bridge first and unchanged; the receipt waits for the bridge
-// alone.
-func (d *daemon) startSide(b *bridge.Bridge, m configs.MQTTSettings) (gateway.Uplink, error) {
+// uplinkChain builds the server's Uplink, the one place it is put
+// together: the status page's tap, then the Home Assistant publisher
+// (state JSON, and discovery with mqtt.homeassistant), then the bridge.
+// Each passes every line on first and unchanged; the receipt waits for
+// the bridge alone.
+func (d *daemon) uplinkChain(b *bridge.Bridge, m configs.MQTTSettings) (gateway.Uplink, error) {
 	p, err := homeassistant.NewPublisher(b, b, homeassistant.Options{
 		Names: homeassistant.Names{DiscoveryPrefix: m.DiscoveryPrefix, TopicPrefix: m.TopicPrefix,
 			GatewayID: m.GatewayID, Version: version},
@@ -58,11 +58,11 @@ func (d *daemon) stopSide() {
 	}
 }
 
-// sideBoardUp announces a board to Home Assistant at its hello. It is
+// haAnnounce announces a board to Home Assistant at its hello. It is
 // called under the board registry's lock and only queues the work.
-func (d *daemon) sideBoardUp(id string) {
-	if d.ha != nil {
-		d.ha.BoardUp(id)
+func (d *daemon) haAnnounce(e gateway.BoardEvent) {
+	if e.Up && d.ha != nil {
+		d.ha.BoardUp(e.ID)
 	}
 }
 

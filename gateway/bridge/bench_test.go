@@ -30,7 +30,7 @@ func BenchmarkSend(b *testing.B) {
 			batchWrites = c.conn == "batch"
 			defer func() { batchWrites = true }()
 			m := gatewaytest.StartMosquitto(b, false)
-			br, err := Open(Config{Broker: m.URL(), GatewayID: "bench", TopicPrefix: "t", QueueDir: filepath.Join(b.TempDir(), "q")},
+			br, err := Open(Config{Brokers: brokers(m.URL()), GatewayID: "bench", TopicPrefix: "t", QueueDir: filepath.Join(b.TempDir(), "q")},
 				func(string, []byte) error { return nil }, slog.New(slog.DiscardHandler))
 			if err != nil {
 				b.Fatal(err)

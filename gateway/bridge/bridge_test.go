@@ -25,7 +25,7 @@ import (
 // testConfig is a bridge config for broker with quick reconnects.
 func testConfig(t *testing.T, broker string) Config {
 	return Config{
-		Broker:      broker,
+		Brokers:     brokers(broker),
 		GatewayID:   "gw1",
 		TopicPrefix: "t",
 		QueueDir:    filepath.Join(t.TempDir(), "queue"),

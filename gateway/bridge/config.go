@@ -5,26 +5,29 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"os"
-	"strings"
 	"time"
 )
 
-// Config is what the bridge needs, as plain values.
+// Config is what the bridge needs, as plain values already parsed and
+// checked: package configs is the one place that reads the mqtt: section
+// (broker URLs, the default gateway ID, the CA file) and names the file,
+// line and key of a mistake. The bridge only refuses a Config that could
+// never work.
 type Config struct {
-	Broker        string   // mqtt://HOST[:1883] or mqtts://HOST[:8883]
-	Brokers       []string // more brokers after Broker, tried in turn (failover)
-	GatewayID     string   // G in the topics; empty = DefaultGatewayID
-	TopicPrefix   string   // P in the topics; empty = "gatewayd"
-	Username      string
-	Password      string
-	CAFile        string // PEM roots for mqtts; empty = the system roots
+	// Brokers are tried in turn (failover), the first first: each
+	// mqtt://HOST:PORT or mqtts://HOST:PORT, the port written.
+	Brokers     []*url.URL
+	GatewayID   string // G in the topics; required (see DefaultGatewayID)
+	TopicPrefix string // P in the topics; empty = "gatewayd"
+	Username    string
+	Password    string
+	// RootCAs are the roots an mqtts broker's certificate must chain
+	// to; nil = the system roots.
+	RootCAs       *x509.CertPool
 	QueueDir      string // where the spool lives; required
 	QueueMaxBytes int64  // the spool's bound; 0 = 64 MiB
 	MaxLineBytes  int    // longer lines are refused with too-large; 0 = 65536
-	MachineIDFile string // for the default gateway ID; empty = /etc/machine-id
 
 	// Tuning; the zero value of each is the default named.
 	AckTimeout   time.Duration // wait this long for a PUBACK before spooling (5s)
@@ -48,40 +51,30 @@ const (
 	DefaultMaxLineBytes = 65536
 )
 
-// broker is a parsed broker address.
+// broker is a broker's address as the bridge dials it.
 type broker struct {
-	url  *url.URL
 	addr string // HOST:PORT, for logs and health
 	tls  *tls.Config
 }
 
-// withDefaults fills in the defaults and checks cfg, reporting every
-// problem at once.
+// withDefaults fills in the defaults and refuses a Config that could
+// never work, reporting every problem at once.
 func (cfg Config) withDefaults() (Config, []broker, error) {
 	var errs []error
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("bridge: no broker"))
+	}
 	if cfg.GatewayID == "" {
-		id, err := DefaultGatewayID(cfg.MachineIDFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("bridge: gateway ID empty: %w", err))
-		}
-		cfg.GatewayID = id
+		errs = append(errs, errors.New("bridge: no gateway ID"))
+	}
+	if cfg.QueueDir == "" {
+		errs = append(errs, errors.New("bridge: queue directory not set"))
 	}
 	if cfg.MaxLineBytes <= 0 {
 		cfg.MaxLineBytes = DefaultMaxLineBytes
 	}
 	if cfg.TopicPrefix == "" {
 		cfg.TopicPrefix = DefaultTopicPrefix
-	}
-	for _, v := range []struct{ name, val string }{{"gateway ID", cfg.GatewayID}, {"topic prefix", cfg.TopicPrefix}} {
-		if strings.ContainsAny(v.val, "+#\x00") {
-			errs = append(errs, fmt.Errorf("bridge: %s %q: must not contain +, # or NUL", v.name, v.val))
-		}
-	}
-	if strings.Contains(cfg.GatewayID, "/") {
-		errs = append(errs, fmt.Errorf("bridge: gateway ID %q: must not contain /", cfg.GatewayID))
-	}
-	if cfg.QueueDir == "" {
-		errs = append(errs, errors.New("bridge: queue directory not set"))
 	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = defaultAckTimeout
@@ -97,8 +90,8 @@ func (cfg Config) withDefaults() (Config, []broker, error) {
 		cfg.KeepAlive = defaultKeepAlive
 	}
 	var brs []broker
-	for _, raw := range append([]string{cfg.Broker}, cfg.Brokers...) {
-		b, err := parseBroker(raw, cfg.CAFile)
+	for _, u := range cfg.Brokers {
+		b, err := brokerOf(u, cfg.RootCAs)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -107,42 +100,15 @@ func (cfg Config) withDefaults() (Config, []broker, error) {
 	return cfg, brs, errors.Join(errs...)
 }
 
-// parseBroker checks a broker URL and builds its TLS settings.
-func parseBroker(raw, caFile string) (broker, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return broker{}, fmt.Errorf("bridge: broker %q: want mqtt://HOST:PORT or mqtts://HOST:PORT", raw)
+// brokerOf is how the bridge dials u: its address, and for mqtts the
+// TLS settings.
+func brokerOf(u *url.URL, roots *x509.CertPool) (broker, error) {
+	if u == nil || u.Port() == "" || (u.Scheme != "mqtt" && u.Scheme != "mqtts") {
+		return broker{}, fmt.Errorf("bridge: broker %v: want a parsed mqtt://HOST:PORT or mqtts://HOST:PORT", u)
 	}
-	port := u.Port()
-	var tc *tls.Config
-	switch u.Scheme {
-	case "mqtt":
-		if port == "" {
-			port = "1883"
-		}
-	case "mqtts":
-		if port == "" {
-			port = "8883"
-		}
-		tc = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
-		if caFile != "" {
-			pem, err := os.ReadFile(caFile)
-			if err != nil {
-				return broker{}, fmt.Errorf("bridge: CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return broker{}, fmt.Errorf("bridge: CA file %q: no PEM certificate in it", caFile)
-			}
-			tc.RootCAs = pool
-		}
-	default:
-		return broker{}, fmt.Errorf("bridge: broker %q: scheme %q: want mqtt or mqtts", raw, u.Scheme)
+	b := broker{addr: u.Host}
+	if u.Scheme == "mqtts" {
+		b.tls = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12, RootCAs: roots}
 	}
-	if u.Path != "" && u.Path != "/" {
-		return broker{}, fmt.Errorf("bridge: broker %q: a path is not allowed", raw)
-	}
-	addr := net.JoinHostPort(u.Hostname(), port)
-	dial := &url.URL{Scheme: u.Scheme, Host: addr}
-	return broker{url: dial, addr: addr, tls: tc}, nil
+	return b, nil
 }

@@ -1,37 +1,48 @@
 package bridge
 
 import (
-	"os"
-	"path/filepath"
+	"crypto/x509"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 )
 
+// brokers parses the test's broker URLs, which always carry a port, as
+// configs would have.
+func brokers(s ...string) []*url.URL {
+	var out []*url.URL
+	for _, x := range s {
+		u, err := url.Parse(x)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// The bridge takes configs' parsed brokers as they are: the address is
+// the URL's host and port, mqtts gets TLS with the roots given, and a
+// Config that could never work is refused with every reason at once.
 func TestConfigChecks(t *testing.T) {
-	dir := t.TempDir()
-	notPEM := filepath.Join(dir, "ca.txt")
-	os.WriteFile(notPEM, []byte("not a certificate"), 0o644)
-	base := Config{Broker: "mqtt://broker.lan", GatewayID: "gw1", QueueDir: dir}
+	roots := x509.NewCertPool()
+	base := Config{Brokers: brokers("mqtt://broker.lan:1883"), GatewayID: "gw1", QueueDir: t.TempDir()}
 	tests := []struct {
 		name     string
 		edit     func(*Config)
 		wantErr  string // substring; empty = valid
 		wantAddr string
+		wantTLS  bool
 	}{
-		{"default port", func(*Config) {}, "", "broker.lan:1883"},
-		{"mqtts default port", func(c *Config) { c.Broker = "mqtts://broker.lan" }, "", "broker.lan:8883"},
-		{"explicit port", func(c *Config) { c.Broker = "mqtt://10.0.0.5:11883" }, "", "10.0.0.5:11883"},
-		{"IPv6", func(c *Config) { c.Broker = "mqtt://[::1]:1883" }, "", "[::1]:1883"},
-		{"empty broker", func(c *Config) { c.Broker = "" }, `broker "": want mqtt://HOST:PORT`, ""},
-		{"no scheme", func(c *Config) { c.Broker = "broker.lan:1883" }, `broker "broker.lan:1883"`, ""},
-		{"http scheme", func(c *Config) { c.Broker = "http://broker.lan" }, `scheme "http": want mqtt or mqtts`, ""},
-		{"path", func(c *Config) { c.Broker = "mqtt://broker.lan/x" }, "a path is not allowed", ""},
-		{"missing CA file", func(c *Config) { c.Broker = "mqtts://b"; c.CAFile = filepath.Join(dir, "nope.pem") }, "bridge: CA file: open", ""},
-		{"CA file not PEM", func(c *Config) { c.Broker = "mqtts://b"; c.CAFile = notPEM }, "no PEM certificate", ""},
-		{"wildcard in prefix", func(c *Config) { c.TopicPrefix = "a/#" }, `topic prefix "a/#"`, ""},
-		{"slash in gateway", func(c *Config) { c.GatewayID = "a/b" }, `gateway ID "a/b"`, ""},
-		{"no queue dir", func(c *Config) { c.QueueDir = "" }, "queue directory not set", ""},
+		{"mqtt", func(*Config) {}, "", "broker.lan:1883", false},
+		{"mqtts", func(c *Config) { c.Brokers = brokers("mqtts://broker.lan:8883"); c.RootCAs = roots }, "", "broker.lan:8883", true},
+		{"IPv6", func(c *Config) { c.Brokers = brokers("mqtt://[::1]:1883") }, "", "[::1]:1883", false},
+		{"no broker", func(c *Config) { c.Brokers = nil }, "bridge: no broker", "", false},
+		{"not parsed by configs", func(c *Config) { c.Brokers = brokers("mqtt://broker.lan") }, "want a parsed mqtt://HOST:PORT", "", false},
+		{"http scheme", func(c *Config) { c.Brokers = brokers("http://broker.lan:80") }, "want a parsed", "", false},
+		{"no gateway ID", func(c *Config) { c.GatewayID = "" }, "bridge: no gateway ID", "", false},
+		{"no queue dir", func(c *Config) { c.QueueDir = "" }, "queue directory not set", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +61,11 @@ func TestConfigChecks(t *testing.T) {
 			if br[0].addr != tt.wantAddr {
 				t.Errorf("addr = %q, want %q", br[0].addr, tt.wantAddr)
 			}
+			if (br[0].tls != nil) != tt.wantTLS {
+				t.Errorf("TLS = %v, want %v", br[0].tls != nil, tt.wantTLS)
+			} else if tt.wantTLS && (br[0].tls.RootCAs != roots || br[0].tls.ServerName != "broker.lan") {
+				t.Errorf("TLS roots or server name %q not those configured", br[0].tls.ServerName)
+			}
 			if got.TopicPrefix != DefaultTopicPrefix || got.MaxBackoff != 30*time.Second {
 				t.Errorf("defaults: prefix %q, max backoff %v; want %q, 30s", got.TopicPrefix, got.MaxBackoff, DefaultTopicPrefix)
 			}
@@ -58,14 +74,13 @@ func TestConfigChecks(t *testing.T) {
 }
 
 func TestConfigReportsEveryProblem(t *testing.T) {
-	_, _, err := Config{Broker: "ftp://x", GatewayID: "a+b"}.withDefaults()
-	for _, want := range []string{"scheme", "gateway ID", "queue directory"} {
+	_, _, err := Config{Brokers: brokers("ftp://x:21")}.withDefaults()
+	for _, want := range []string{"mqtts://HOST:PORT", "gateway ID", "queue directory"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %s", err, want)
 		}
 	}
 }
-
 func TestBackoffCappedWithJitter(t *testing.T) {
 	f := backoff(time.Second, 30*time.Second)
 	tests := []struct {

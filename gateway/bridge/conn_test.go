@@ -20,7 +20,7 @@ func TestFailoverToNextBroker(t *testing.T) {
 	sub1 := mqtttest.Subscribe(t, m1.URL(), "t/gw1/+/up")
 	sub2 := mqtttest.Subscribe(t, m2.URL(), "t/gw1/+/up")
 	cfg := testConfig(t, m1.URL())
-	cfg.Brokers = []string{m2.URL()}
+	cfg.Brokers = append(cfg.Brokers, brokers(m2.URL())...)
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
 
@@ -111,7 +111,11 @@ func TestGenericHostNameGetsMachineID(t *testing.T) {
 	m := gatewaytest.StartMosquitto(t, false)
 	sub := mqtttest.Subscribe(t, m.URL(), "t/+/status")
 	cfg := testConfig(t, m.URL())
-	cfg.GatewayID, cfg.MachineIDFile = "", idFile
+	id, err := DefaultGatewayID(idFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.GatewayID = id
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
 	gatewaytest.Within(t, brokerWait, "t/raspberrypi-0a1b2c/status online", func() bool {

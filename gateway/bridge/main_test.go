@@ -22,7 +22,7 @@ const willChildEnv = "BRIDGE_WILL_CHILD_BROKER"
 
 // willChild runs a bridge until it is killed, saying "up" once connected.
 func willChild(broker string) {
-	b, err := Open(Config{Broker: broker, GatewayID: "gw1", TopicPrefix: "t", QueueDir: os.Getenv("BRIDGE_WILL_CHILD_DIR")}, nil, nil)
+	b, err := Open(Config{Brokers: brokers(broker), GatewayID: "gw1", TopicPrefix: "t", QueueDir: os.Getenv("BRIDGE_WILL_CHILD_DIR")}, nil, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -114,7 +114,7 @@ func benchPipelined(b *testing.B, conf string) {
 	proxy := startDelayProxy(b, m.Addr(), 20*time.Millisecond)
 	line := []byte("t=21.50 h=40.2 seq=0000001")
 	open := func(b *testing.B) *Bridge {
-		br, err := Open(Config{Broker: proxy.url(), GatewayID: "bench", TopicPrefix: "t", QueueDir: filepath.Join(b.TempDir(), "q")},
+		br, err := Open(Config{Brokers: brokers(proxy.url()), GatewayID: "bench", TopicPrefix: "t", QueueDir: filepath.Join(b.TempDir(), "q")},
 			func(string, []byte) error { return nil }, slog.New(slog.DiscardHandler))
 		if err != nil {
 			b.Fatal(err)

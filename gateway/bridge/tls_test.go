@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +15,20 @@ import (
 	"github.com/gatewayd/gatewayd/gateway/pki"
 	"github.com/gatewayd/gatewayd/gateway/pki/pkitest"
 )
+
+// rootsOf is the CA file's pool, as configs reads mqtt.ca_file.
+func rootsOf(t *testing.T, caFile string) *x509.CertPool {
+	t.Helper()
+	data, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		t.Fatalf("%s: no certificate", caFile)
+	}
+	return pool
+}
 
 // tlsMosquitto is a real mosquitto with, beside its plain listener, a TLS
 // listener whose certificate is the server certificate of the pki
@@ -32,7 +48,7 @@ func TestBrokerOverTLS(t *testing.T) {
 	m, mqtts := tlsMosquitto(t, p.Dir)
 	sub := mqtttest.Subscribe(t, m.URL(), "t/gw1/+/up")
 	cfg := testConfig(t, mqtts)
-	cfg.CAFile = filepath.Join(p.Dir, pki.CACertFile)
+	cfg.RootCAs = rootsOf(t, filepath.Join(p.Dir, pki.CACertFile))
 	b := openBridge(t, cfg, nil)
 	waitConnected(t, b)
 	sendStraight(t, b, sub, 10, 1000)
@@ -45,7 +61,7 @@ func TestBrokerOverTLSWrongCA(t *testing.T) {
 	p := pkitest.New(t)
 	_, mqtts := tlsMosquitto(t, p.Dir)
 	cfg := testConfig(t, mqtts)
-	cfg.CAFile = filepath.Join(p.Other, pki.CACertFile)
+	cfg.RootCAs = rootsOf(t, filepath.Join(p.Other, pki.CACertFile))
 	var logs gatewaytest.Buffer
 	b := openBridgeLogging(t, cfg, nil, &logs)
 	gatewaytest.Within(t, brokerWait, "the refusal logged", func() bool {

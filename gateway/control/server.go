@@ -15,7 +15,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/board"
-	"github.com/gatewayd/gatewayd/gateway/httpd"
+	"github.com/gatewayd/gatewayd/gateway/daemon/httpd"
 )
 
 // Bounds that keep one stuck or greedy client of the socket from holding

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,9 +21,18 @@ const wait = 30 * time.Second
 
 var names = homeassistant.Names{DiscoveryPrefix: "ha", TopicPrefix: "t", GatewayID: "gw.1", Version: "9.9"}
 
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func openBridge(t *testing.T, broker string) *bridge.Bridge {
 	t.Helper()
-	b, err := bridge.Open(bridge.Config{Broker: broker, GatewayID: names.GatewayID, TopicPrefix: names.TopicPrefix,
+	b, err := bridge.Open(bridge.Config{Brokers: []*url.URL{mustURL(t, broker)}, GatewayID: names.GatewayID, TopicPrefix: names.TopicPrefix,
 		QueueDir: filepath.Join(t.TempDir(), "q"), AckTimeout: 2 * time.Second,
 		MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {

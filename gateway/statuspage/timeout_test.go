@@ -11,7 +11,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/gateway"
 	"github.com/gatewayd/gatewayd/gateway/control"
-	"github.com/gatewayd/gatewayd/gateway/httpd"
+	"github.com/gatewayd/gatewayd/gateway/daemon/httpd"
 )
 
 // TestStreamOutlivesServerTimeouts: the metrics listener's read and write

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,8 +85,12 @@ func TestQuickRun(t *testing.T) {
 // plumbing and nothing else.
 func fakeTarget(t *testing.T, name string, echoes bool) target {
 	return target{name: name, echoes: echoes, start: func(ctx context.Context, brokerURL, dir string) (*gateway, error) {
+		u, err := url.Parse(brokerURL)
+		if err != nil {
+			return nil, err
+		}
 		br, err := bridge.Open(bridge.Config{
-			Broker: brokerURL, GatewayID: name, TopicPrefix: "fake",
+			Brokers: []*url.URL{u}, GatewayID: name, TopicPrefix: "fake",
 			QueueDir:   filepath.Join(dir, "queue"),
 			MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
 		}, func(string, []byte) error { return errors.New("no downlinks") }, slog.New(slog.NewTextHandler(logWriter{t, name}, nil)))
