@@ -348,12 +348,7 @@ func (p *pipeline) flush(canWait bool) {
 			return
 		}
 		if err != nil {
-			p.mu.Lock()
-			p.failLocked(err)
-			p.writing = false
-			p.mu.Unlock()
-			c.wmu.Unlock()
-			c.drop(err)
+			p.writeFailed(err)
 			return
 		}
 		p.mu.Lock()
@@ -422,12 +417,7 @@ func (p *pipeline) flushHolding() {
 	n, err := c.sendSlowly(out, errFull)
 	c.bytesOut.Add(uint64(n))
 	if err != nil {
-		p.mu.Lock()
-		p.failLocked(err)
-		p.writing = false
-		p.mu.Unlock()
-		c.wmu.Unlock()
-		c.drop(err)
+		p.writeFailed(err)
 		return
 	}
 	p.mu.Lock()
@@ -445,6 +435,18 @@ func (p *pipeline) flushHolding() {
 	}
 	c.wmu.Unlock()
 	p.flush(true)
+}
+
+// writeFailed ends a writer whose write of a receipt failed: the lines in
+// flight fail, the write lock (held by the caller) is let go, and the
+// connection is dropped for err.
+func (p *pipeline) writeFailed(err error) {
+	p.mu.Lock()
+	p.failLocked(err)
+	p.writing = false
+	p.mu.Unlock()
+	p.c.wmu.Unlock()
+	p.c.drop(err)
 }
 
 // failLocked records that the connection ends; p.mu held.
