@@ -25,22 +25,7 @@ import (
 // refusing a connection, is restarted by the watchdog when it hangs, runs
 // without the socket, and stops cleanly.
 func TestServiceUnderSystemd(t *testing.T) {
-	needRoot(t)
-	needTool(t, "systemd-nspawn")
-	needTool(t, "dpkg-deb")
-	if target, err := os.Readlink("/lib"); err != nil || strings.TrimPrefix(target, "/") != "usr/lib" {
-		t.Skip("the build machine's /lib is not merged into /usr; the package layering below assumes it is")
-	}
-	arch := strings.TrimSpace(run(t, "dpkg", "--print-architecture"))
-	work := t.TempDir()
-	deb := strings.TrimSpace(run(t, "./build-deb.sh", arch, testVersion, work, hostDaemon(t), hostCtl(t)))
-	pkg := filepath.Join(work, "pkg")
-	run(t, "dpkg-deb", "--extract", deb, pkg)
-	// The package's /usr and /lib (which is /usr/lib here) as one layer
-	// over the machine's /usr.
-	top := filepath.Join(work, "usr")
-	run(t, "cp", "-a", filepath.Join(pkg, "usr")+"/.", top)
-	run(t, "cp", "-a", filepath.Join(pkg, "lib")+"/.", filepath.Join(top, "lib"))
+	top, pkg := packageLayer(t)
 	results := bootProbe(t, "testdata/probe.sh",
 		"--overlay-ro=/usr:"+top+":/usr",
 		"--bind-ro="+filepath.Join(pkg, "etc/gatewayd")+":/etc/gatewayd",
@@ -108,6 +93,30 @@ func judge(t *testing.T, results map[string]string, checks []probeCheck) {
 // arguments (systemd.* ones go to systemd itself), and runs the probe
 // script in it as a oneshot ordered after gatewayd's units. It returns the
 // KEY=VALUE lines the probe wrote to /out/results; the test fails with the
+
+// packageLayer builds this machine's package and returns the folder that
+// holds its /usr and /lib (which is /usr/lib here) as one layer to put
+// over the machine's /usr, and the folder it was extracted to. It skips
+// where the container tests cannot run.
+func packageLayer(t *testing.T) (top, pkg string) {
+	t.Helper()
+	needRoot(t)
+	needTool(t, "systemd-nspawn")
+	needTool(t, "dpkg-deb")
+	if target, err := os.Readlink("/lib"); err != nil || strings.TrimPrefix(target, "/") != "usr/lib" {
+		t.Skip("the build machine's /lib is not merged into /usr; the package layering below assumes it is")
+	}
+	arch := strings.TrimSpace(run(t, "dpkg", "--print-architecture"))
+	work := t.TempDir()
+	deb := strings.TrimSpace(run(t, "./build-deb.sh", arch, testVersion, work, hostDaemon(t), hostCtl(t)))
+	pkg = filepath.Join(work, "pkg")
+	run(t, "dpkg-deb", "--extract", deb, pkg)
+	top = filepath.Join(work, "usr")
+	run(t, "cp", "-a", filepath.Join(pkg, "usr")+"/.", top)
+	run(t, "cp", "-a", filepath.Join(pkg, "lib")+"/.", filepath.Join(top, "lib"))
+	return top, pkg
+}
+
 // boot log and journal if the probe did not finish.
 func bootProbe(t *testing.T, script string, extra ...string) map[string]string {
 	t.Helper()
@@ -318,23 +327,10 @@ func TestDebUnderSystemd(t *testing.T) {
 // the unit's IP filter (and logged naming IPAddressAllow=), then reached
 // through the shipped cloud-broker.conf drop-in.
 func TestFieldUnderSystemd(t *testing.T) {
-	needRoot(t)
-	needTool(t, "systemd-nspawn")
-	needTool(t, "dpkg-deb")
 	needTool(t, "mosquitto")
 	needTool(t, "mosquitto_sub")
-	if target, err := os.Readlink("/lib"); err != nil || strings.TrimPrefix(target, "/") != "usr/lib" {
-		t.Skip("the build machine's /lib is not merged into /usr; the package layering below assumes it is")
-	}
-	arch := strings.TrimSpace(run(t, "dpkg", "--print-architecture"))
-	work := t.TempDir()
-	deb := strings.TrimSpace(run(t, "./build-deb.sh", arch, testVersion, work, hostDaemon(t), hostCtl(t)))
-	pkg := filepath.Join(work, "pkg")
-	run(t, "dpkg-deb", "--extract", deb, pkg)
-	top := filepath.Join(work, "usr")
-	run(t, "cp", "-a", filepath.Join(pkg, "usr")+"/.", top)
-	run(t, "cp", "-a", filepath.Join(pkg, "lib")+"/.", filepath.Join(top, "lib"))
-	etc := filepath.Join(work, "etc-gatewayd")
+	top, pkg := packageLayer(t)
+	etc := filepath.Join(t.TempDir(), "etc-gatewayd")
 	run(t, "cp", "-a", filepath.Join(pkg, "etc/gatewayd")+"/.", etc)
 	results := bootProbe(t, "testdata/probe-field.sh",
 		"--overlay-ro=/usr:"+top+":/usr",
