@@ -189,8 +189,12 @@ func TestSessionCutOffBoardsFullQueue(t *testing.T) {
 	gatewaytest.Eventually(t, "gatewayd_clients 0 once every board closed", func() bool {
 		return scrapeMetric(t, metricsAddr, "gatewayd_clients") == 0
 	})
-	if p.countLog(`reason="client closed the connection while its lines waited for the uplink"`) == 0 {
-		t.Errorf("no disconnect line says the client closed while its line waited")
+	// Every cut connection ended and said so. Why depends on where its
+	// goroutine was when the board went: reading (a reset or EOF), waiting
+	// for the uplink (the hangup watch), or replaced by the board's next
+	// connection first.
+	if n, c := p.countLog(`msg="client disconnected" board=cut-`), cuts(); int64(n) < c {
+		t.Errorf("%d disconnect lines for %d cut connections: some cut connection never ended", n, c)
 	}
 
 	m.Start()
