@@ -124,7 +124,7 @@ func sameBridge(a, b configs.MQTTSettings) bool {
 	return slices.EqualFunc(a.Brokers, b.Brokers, func(x, y *url.URL) bool { return x.String() == y.String() }) &&
 		a.GatewayID == b.GatewayID && a.MaxLineBytes == b.MaxLineBytes &&
 		a.TopicPrefix == b.TopicPrefix && a.Username == b.Username && a.Password == b.Password &&
-		a.CAFile == b.CAFile && a.RootCAs.Equal(b.RootCAs) &&
+		a.RootCAs.Equal(b.RootCAs) &&
 		a.QueueDir == b.QueueDir && a.QueueMaxBytes == b.QueueMaxBytes && a.QueueSync == b.QueueSync
 }
 

@@ -161,9 +161,6 @@ func (b *Bridge) drain(lk *link) (progressed bool) {
 			continue
 		}
 		head := window[0]
-		if head.tok == nil {
-			continue
-		}
 		t := time.NewTimer(time.Until(head.deadline))
 		select {
 		case <-head.tok.Done():
@@ -198,6 +195,7 @@ func (b *Bridge) drainFailed(lk *link, window []*drainItem, careful bool, err er
 		select {
 		case <-lk.lost:
 			lost = true
+		case <-b.ctx.Done():
 		case <-time.After(time.Second):
 			// A refused line's connection is closed by the broker; paho
 			// may complete the token a moment before it reports the loss.

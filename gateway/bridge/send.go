@@ -65,9 +65,14 @@ func (b *Bridge) release(board string, l *lane) {
 }
 
 // forgetIdle drops l from b.lanes when no Send holds it and it holds no
-// line; b.lanesMu is held.
+// line; b.lanesMu is held. A lane whose lock is taken is busy (a Send may
+// hold it across paho's Publish, which can wait for the connection's
+// writer): waiting for it here, under b.lanesMu, would hold up every
+// board's Send.
 func (b *Bridge) forgetIdle(board string, l *lane) {
-	l.mu.Lock()
+	if !l.mu.TryLock() {
+		return
+	}
 	idle := l.users == 0 && len(l.q) == 0 && !l.serving
 	l.mu.Unlock()
 	if idle && b.lanes[board] == l {
@@ -114,8 +119,16 @@ func (b *Bridge) Send(ctx context.Context, boardID string, line []byte, done fun
 	p := &pending{ctx: ctx, line: bytes.Clone(line), done: done}
 	l.mu.Lock()
 	b.mu.Lock()
+	if b.closed {
+		// Close came after the check above: a lane started now would
+		// outlive Close's wait for its goroutines.
+		b.mu.Unlock()
+		l.mu.Unlock()
+		<-l.slots
+		return ErrClosed
+	}
 	lk, topic := b.link, b.topic(boardID, "up")
-	direct := lk != nil && !b.spooling && !b.closed
+	direct := lk != nil && !b.spooling
 	if !direct {
 		b.toSpool++
 		if !b.spooling {
@@ -154,7 +167,11 @@ func (b *Bridge) serveLane(boardID string, l *lane) {
 			// perhaps forget the lane with no Send slipping a line in.
 			l.mu.Unlock()
 			b.lanesMu.Lock()
-			l.mu.Lock()
+			if !l.mu.TryLock() {
+				// A Send holds the lane: it is adding a line.
+				b.lanesMu.Unlock()
+				continue
+			}
 			if len(l.q) == 0 {
 				l.serving = false
 				l.mu.Unlock()
@@ -182,7 +199,7 @@ func (b *Bridge) serveLane(boardID string, l *lane) {
 			// given up (the board got no receipt and sends it again),
 			// so it never reaches the broker after that board's newer
 			// lines.
-			err = b.q.Append(p.ctx, encodeLine(boardID, p.line))
+			err = b.appendLine(p.ctx, boardID, p.line)
 			b.mu.Lock()
 			b.toSpool--
 			b.broadcast()
@@ -223,4 +240,14 @@ func (b *Bridge) spoolLane(l *lane, err error) {
 		b.log.Info("bridge: broker unreachable or behind, queueing on disk", "broker", b.broker.addr, "err", err)
 		b.broadcast()
 	}
+}
+
+// appendLine writes a board's line to the spool, waiting for room until
+// the board's connection ends (ctx) or the bridge closes.
+func (b *Bridge) appendLine(ctx context.Context, boardID string, line []byte) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(b.ctx, cancel)
+	defer stop()
+	return b.q.Append(ctx, encodeLine(boardID, line))
 }
