@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -17,9 +16,9 @@ import (
 var ErrNotConnected = errors.New("bridge: not connected to the broker")
 
 // extras holds the subscriptions made with Subscribe, renewed on every
-// connection (clean sessions keep none).
+// connection (clean sessions keep none); guarded by b.mu, under which
+// connections come up, so a filter is subscribed once per connection.
 type extras struct {
-	mu   sync.Mutex
 	subs []extraSub
 }
 
@@ -51,14 +50,12 @@ func (b *Bridge) Publish(ctx context.Context, topic string, retained bool, paylo
 // must return at once. payload is handler's to keep.
 func (b *Bridge) Subscribe(filter string, handler func(topic string, payload []byte)) error {
 	s := extraSub{filter, handler}
-	b.extra.mu.Lock()
-	b.extra.subs = append(b.extra.subs, s)
-	b.extra.mu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return ErrClosed
 	}
+	b.extra.subs = append(b.extra.subs, s)
 	if b.link != nil {
 		b.extraSubscribe(b.link, []extraSub{s})
 	}
@@ -67,9 +64,7 @@ func (b *Bridge) Subscribe(filter string, handler func(topic string, payload []b
 
 // extraUp renews the subscriptions on lk, a new connection; b.mu is held.
 func (b *Bridge) extraUp(lk *link) {
-	b.extra.mu.Lock()
 	subs := append([]extraSub(nil), b.extra.subs...)
-	b.extra.mu.Unlock()
 	if len(subs) > 0 {
 		b.extraSubscribe(lk, subs)
 	}

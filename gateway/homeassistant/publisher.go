@@ -395,7 +395,6 @@ func (p *Publisher) run() {
 		if k := p.boards[board]; k != nil && fw != "" {
 			k.fw = fw
 		}
-		w.busy = false
 		if left != nil {
 			// Not sent: put back, behind nothing newer.
 			w.remove = append(left.remove, w.remove...)
@@ -411,6 +410,10 @@ func (p *Publisher) run() {
 			}
 			p.mu.Lock()
 		}
+		// Busy until after the retry wait, so that a line coming in
+		// meanwhile does not hand the board to another worker at once:
+		// one try per RetryWait while the broker is away, not one a line.
+		w.busy = false
 		if w.empty() && !w.busy && !w.queued {
 			delete(p.work, board)
 		} else {
