@@ -266,7 +266,16 @@ func TestFullQueueBlocksSend(t *testing.T) {
 		done <- nil
 	}()
 	gatewaytest.Within(t, brokerWait, "the queue to fill", func() bool { return b.Stats().QueueBytes > 2048-40 })
+	// "Nearly full" may still leave room for one more record, and the
+	// receipt of the last one queued may not have reached its sender yet:
+	// wait until Send has stopped returning, then watch that it stays so.
 	before := returned.Load()
+	gatewaytest.Within(t, brokerWait, "Send to stop returning", func() bool {
+		was := before
+		time.Sleep(100 * time.Millisecond)
+		before = returned.Load()
+		return before == was
+	})
 	select {
 	case err := <-done:
 		t.Fatalf("all %d Sends returned (%v) with a queue bound of 2048 bytes and no broker", lines, err)
