@@ -78,6 +78,7 @@ type row struct {
 	fixedOffered     float64 // msg/s the boards managed to offer at the fixed load
 	fixedArrived     float64 // msg/s that reached the subscriber during it
 	cpuPerMsg        time.Duration
+	switchesPerMsg   float64       // the gateway's context switches per delivered message at the fixed load
 	cpuSat           time.Duration // CPU per delivered message in the sustained (closed-loop) run; echoing gateways only
 	cpuBridgeOff     time.Duration // the same gateway's, echoing only (target.bridgeOff)
 	subP50, subP99   time.Duration // due → arrival at the subscriber
@@ -154,7 +155,7 @@ func (b *bench) sustained(ctx context.Context, t target, n int) (float64, string
 	defer func() { g.stop() }()
 	if t.echoes {
 		var p pass
-		cpu, err := cpuPerLine(g, func() (uint64, error) {
+		c, err := cpuPerLine(g, func() (uint64, error) {
 			var err error
 			p, err = b.drive(ctx, t, g, n, 0, b.opts.d, 2*time.Second, nil)
 			return p.arrived, err
@@ -162,7 +163,7 @@ func (b *bench) sustained(ctx context.Context, t target, n int) (float64, string
 		if err != nil {
 			return 0, "", 0, err
 		}
-		return float64(p.arrivedAtEnd) / p.elapsed.Seconds(), "closed loop", cpu, nil
+		return float64(p.arrivedAtEnd) / p.elapsed.Seconds(), "closed loop", c.cpu, nil
 	}
 	var best, kept, failedAt float64
 	for step, rate := 0, b.opts.rampFrom; step < b.opts.rampSteps; step, rate = step+1, rate*2 {
@@ -239,7 +240,7 @@ func (b *bench) fixedLoad(ctx context.Context, t target, n int, r *row) error {
 		return err
 	}
 	var p pass
-	r.cpuPerMsg, err = cpuPerLine(g, func() (uint64, error) {
+	c, err := cpuPerLine(g, func() (uint64, error) {
 		var err error
 		p, err = b.drive(ctx, t, g, n, b.opts.rate, b.opts.d, 2*time.Second, nil)
 		return p.arrived, err
@@ -247,6 +248,7 @@ func (b *bench) fixedLoad(ctx context.Context, t target, n int, r *row) error {
 	if err != nil {
 		return err
 	}
+	r.cpuPerMsg, r.switchesPerMsg = c.cpu, c.switches
 	r.fixedOffered = float64(p.sent) / p.elapsed.Seconds()
 	r.fixedArrived = float64(p.arrivedAtEnd) / p.elapsed.Seconds()
 	lat := p.t.latency.Percentiles()
@@ -280,25 +282,41 @@ func (b *bench) bridgeOffLoad(ctx context.Context, t target, n int) (time.Durati
 	if _, err := offer(b.opts.warmup); err != nil {
 		return 0, err
 	}
-	return cpuPerLine(g, func() (uint64, error) { return offer(b.opts.d) })
+	c, err := cpuPerLine(g, func() (uint64, error) { return offer(b.opts.d) })
+	return c.cpu, err
+}
+
+// cost is what a gateway process spent per line over one run.
+type cost struct {
+	cpu      time.Duration // CPU time (user and system)
+	switches float64       // context switches of its threads: its wake-ups
 }
 
 // cpuPerLine runs run, which returns how many lines it got through g,
-// and returns g's CPU time over that many.
-func cpuPerLine(g *gateway, run func() (uint64, error)) (time.Duration, error) {
+// and returns g's CPU time and context switches over that many.
+func cpuPerLine(g *gateway, run func() (uint64, error)) (cost, error) {
 	before, err := proc.CPUTime(g.pid)
 	if err != nil {
-		return 0, err
+		return cost{}, err
+	}
+	swBefore, err := proc.ContextSwitches(g.pid)
+	if err != nil {
+		return cost{}, err
 	}
 	lines, err := run()
 	if err != nil {
-		return 0, err
+		return cost{}, err
 	}
 	after, err := proc.CPUTime(g.pid)
 	if err != nil {
-		return 0, err
+		return cost{}, err
 	}
-	return (after - before) / time.Duration(max(lines, 1)), nil
+	swAfter, err := proc.ContextSwitches(g.pid)
+	if err != nil {
+		return cost{}, err
+	}
+	n := max(lines, 1)
+	return cost{cpu: (after - before) / time.Duration(n), switches: float64(swAfter-swBefore) / float64(n)}, nil
 }
 
 // restart offers a steady load while mosquitto is stopped (SIGTERM, as

@@ -34,6 +34,7 @@ type nativeRow struct {
 	sustained float64       // msg/s reaching the subscriber, closed loop
 	cpuSat    time.Duration // CPU per delivered message at saturation
 	cpuFixed  time.Duration // at the fixed load
+	switches  float64       // context switches per message at the fixed load
 }
 
 // native measures the native limit with n publishers: closed loop for
@@ -67,21 +68,23 @@ func (b *bench) native(ctx context.Context, n int) (nativeRow, error) {
 	if _, _, _, err := run(0, b.opts.warmup); err != nil {
 		return r, err
 	}
-	r.cpuSat, err = cpuPerLine(g, func() (uint64, error) {
+	sat, err := cpuPerLine(g, func() (uint64, error) {
 		atEnd, arrived, elapsed, err := run(0, b.opts.d)
 		r.sustained = float64(atEnd) / elapsed.Seconds()
 		return arrived, err
 	})
+	r.cpuSat = sat.cpu
 	if err != nil {
 		return r, err
 	}
 	if _, _, _, err := run(b.opts.rate, b.opts.warmup); err != nil {
 		return r, err
 	}
-	r.cpuFixed, err = cpuPerLine(g, func() (uint64, error) {
+	fixed, err := cpuPerLine(g, func() (uint64, error) {
 		_, arrived, _, err := run(b.opts.rate, b.opts.d)
 		return arrived, err
 	})
+	r.cpuFixed, r.switches = fixed.cpu, fixed.switches
 	return r, err
 }
 
@@ -205,19 +208,20 @@ func publishNative(ctx context.Context, c mqtt.Client, tag string, n int, rate f
 func writeNative(w io.Writer, opts options, gw map[int]row, nat map[int]nativeRow) {
 	fmt.Fprintf(w, "\nnative limit: the same mosquitto, one paho.mqtt.golang connection, N publishers each waiting for its PUBACK (a process of its own)\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "boards\tgatewayd msg/s\tnative msg/s\tratio\tCPU/msg saturated: gatewayd\tnative\tratio\t@%.0f/s: gatewayd\tnative\tratio\t\n", opts.rate)
+	fmt.Fprintf(tw, "boards\tgatewayd msg/s\tnative msg/s\tratio\tCPU/msg saturated: gatewayd\tnative\tratio\t@%.0f/s: gatewayd\tnative\tratio\twake-ups/msg: gatewayd\tnative\t\n", opts.rate)
 	for _, n := range opts.boards {
 		g, ok := gw[n]
 		x := nat[n]
 		if !ok {
-			fmt.Fprintf(tw, "%d\t—\t%.0f\t—\t—\t%v\t—\t—\t%v\t—\t\n", n, x.sustained, x.cpuSat.Round(100*time.Nanosecond), x.cpuFixed.Round(100*time.Nanosecond))
+			fmt.Fprintf(tw, "%d\t—\t%.0f\t—\t—\t%v\t—\t—\t%v\t—\t—\t%.1f\t\n", n, x.sustained, x.cpuSat.Round(100*time.Nanosecond), x.cpuFixed.Round(100*time.Nanosecond), x.switches)
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2fx\t%v\t%v\t%.2fx\t%v\t%v\t%.2fx\t\n", n,
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2fx\t%v\t%v\t%.2fx\t%v\t%v\t%.2fx\t%.1f\t%.1f\t\n", n,
 			g.sustained, x.sustained, g.sustained/max(x.sustained, 1),
 			g.cpuSat.Round(100*time.Nanosecond), x.cpuSat.Round(100*time.Nanosecond), float64(g.cpuSat)/float64(max(x.cpuSat, 1)),
-			g.cpuPerMsg.Round(100*time.Nanosecond), x.cpuFixed.Round(100*time.Nanosecond), float64(g.cpuPerMsg)/float64(max(x.cpuFixed, 1)))
+			g.cpuPerMsg.Round(100*time.Nanosecond), x.cpuFixed.Round(100*time.Nanosecond), float64(g.cpuPerMsg)/float64(max(x.cpuFixed, 1)),
+			g.switchesPerMsg, x.switches)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "  gatewayd's CPU/msg includes reading each line from its board and writing the receipt (see bridge off above);\n  the native publisher's includes making the line. Goals (issue 19): rate >= 0.9x, CPU/msg <= 1.0x saturated, <= 1.5x at %.0f/s.\n", opts.rate)
+	fmt.Fprintf(w, "  gatewayd's CPU/msg includes reading each line from its board and writing the receipt (see bridge off above);\n  the native publisher's includes making the line. wake-ups/msg: the process's context switches\n  (/proc/PID/task/*/status) per message at %.0f/s, each a thread put to sleep and woken again. Goals (issue 19): rate >= 0.9x, CPU/msg <= 1.0x saturated, <= 1.5x at %.0f/s.\n", opts.rate, opts.rate)
 }

@@ -254,6 +254,39 @@ func CPUTime(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * clockTick, nil
 }
 
+// ContextSwitches is how many times the threads of process pid have
+// given up a CPU, waiting or preempted (/proc/PID/task/*/status), summed:
+// each time a thread sleeps and is woken costs the kernel a switch, so at
+// a light load it counts the wake-ups a process pays per message. Threads
+// that have exited are not counted.
+func ContextSwitches(pid int) (uint64, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	if len(tasks) == 0 {
+		return 0, fmt.Errorf("proc: no process %d", pid)
+	}
+	var n uint64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(l, ":")
+			if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				var c uint64
+				if _, err := fmt.Sscan(strings.TrimSpace(v), &c); err != nil {
+					return 0, fmt.Errorf("proc: %s: %s: %w", t, k, err)
+				}
+				n += c
+			}
+		}
+	}
+	return n, nil
+}
+
 // RSS is process pid's resident memory in bytes.
 func RSS(pid int) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

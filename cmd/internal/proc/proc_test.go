@@ -85,3 +85,31 @@ func TestCPUTimeAndRSS(t *testing.T) {
 		t.Errorf("RSS(busy child) = %v, %v; want > 0", rss, err)
 	}
 }
+
+// A child that sleeps and wakes 20 times gives up its CPU at least that
+// often; a pid that is not there is an error.
+func TestContextSwitches(t *testing.T) {
+	cmd := exec.Command("sh", "-c", `sleep 0.3; i=0; while [ $i -lt 20 ]; do sleep 0.01; i=$((i+1)); done; exec sleep 30`)
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sh to measure: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pid := cmd.Process.Pid
+	before, err := ContextSwitches(pid)
+	if err != nil {
+		t.Fatalf("ContextSwitches: %v", err)
+	}
+	var after uint64
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		// The shell waits for each sleep it forks: a switch per sleep.
+		if after, err = ContextSwitches(pid); err != nil || after >= before+20 {
+			break
+		}
+	}
+	if err != nil || after < before+20 {
+		t.Errorf("ContextSwitches went from %d to %d (%v); want 20 more", before, after, err)
+	}
+	if _, err := ContextSwitches(1 << 30); err == nil {
+		t.Error("ContextSwitches of no process: no error")
+	}
+}
