@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,14 +174,18 @@ func TestSessionCutOffBoardsFullQueue(t *testing.T) {
 	}
 	gatewaytest.Within(t, 30*time.Second, "every board cut off once on average", func() bool { return cuts() >= boards })
 	// Each board has one connection, and for a moment two while the
-	// newer one replaces the cut one.
-	peak := 0.0
+	// newer one replaces the cut one; the boards cut at about the same
+	// time, so a sample may catch all of them in that moment. Kept slots
+	// would pile up to max_clients and stay: most samples show that.
+	var samples []float64
 	for range 30 {
-		peak = max(peak, scrapeMetric(t, metricsAddr, "gatewayd_clients"))
+		samples = append(samples, scrapeMetric(t, metricsAddr, "gatewayd_clients"))
 		time.Sleep(100 * time.Millisecond)
 	}
-	if peak > boards+2 {
-		t.Errorf("gatewayd_clients reached %v with %d boards, each with one connection open: cut-off connections kept their slots", peak, boards)
+	slices.Sort(samples)
+	peak := samples[len(samples)-1]
+	if median := samples[len(samples)/2]; median > boards+1 {
+		t.Errorf("gatewayd_clients was %v or more in half of 30 samples (%v) with %d boards, each with one connection open: cut-off connections kept their slots", median, samples, boards)
 	}
 	stop()
 	wait()

@@ -20,12 +20,13 @@ type Order struct {
 // P/G/ID/up, in the order they arrived, board by board: each new line is
 // the next of its board; a line may arrive again right after itself (at
 // least once: the broker's PUBACK was lost, the line was queued and sent
-// again), but once line n has arrived no line below n arrives. The one
-// exception is a gatewayd killed with lines not yet marked delivered in
-// its queue: the next one sends them again, as one contiguous run
-// m, m+1, ... from where its queue's cursor stood. replays is how many
-// such runs a board may show (the number of kills in the test).
-// Messages on other topics are ignored.
+// again), but once line n has arrived no line below n arrives, except in
+// a replay: a run m, m+1, ... of lines sent again, in their order, from
+// the first one not known to be delivered. A gatewayd killed sends again
+// what its queue had not marked delivered; one whose connection was lost
+// sends again every line that was in flight on it. replays is how many
+// such runs a board may show (the kills and lost connections of the
+// test). Messages on other topics are ignored.
 func CheckOrder(msgs []Message, replays int) (Order, error) {
 	o := Order{Next: map[string]int64{}}
 	type state struct {
