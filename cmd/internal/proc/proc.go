@@ -273,18 +273,30 @@ func ContextSwitches(pid int) (uint64, error) {
 		if err != nil {
 			continue // the thread exited meanwhile
 		}
-		for _, l := range strings.Split(string(b), "\n") {
-			k, v, ok := strings.Cut(l, ":")
-			if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
-				var c uint64
-				if _, err := fmt.Sscan(strings.TrimSpace(v), &c); err != nil {
-					return 0, fmt.Errorf("proc: %s: %s: %w", t, k, err)
-				}
-				n += c
+		for _, k := range []string{"voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"} {
+			v, ok := statusField(b, k)
+			if !ok {
+				continue
 			}
+			var c uint64
+			if _, err := fmt.Sscan(v, &c); err != nil {
+				return 0, fmt.Errorf("proc: %s: %s: %w", t, k, err)
+			}
+			n += c
 		}
 	}
 	return n, nil
+}
+
+// statusField is the value of key in a /proc status file, whose lines
+// are "Key:\tvalue".
+func statusField(status []byte, key string) (string, bool) {
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
 }
 
 // RSS is process pid's resident memory in bytes.
@@ -293,16 +305,15 @@ func RSS(pid int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb float64
-			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb); err != nil {
-				return 0, fmt.Errorf("proc: /proc/%d/status: VmRSS: %w", pid, err)
-			}
-			return kb * 1024, nil
-		}
+	v, ok := statusField(b, "VmRSS")
+	if !ok {
+		return 0, errors.New("proc: no VmRSS for pid " + fmt.Sprint(pid))
 	}
-	return 0, errors.New("proc: no VmRSS for pid " + fmt.Sprint(pid))
+	var kb float64
+	if _, err := fmt.Sscan(strings.TrimSuffix(v, " kB"), &kb); err != nil {
+		return 0, fmt.Errorf("proc: /proc/%d/status: VmRSS: %w", pid, err)
+	}
+	return kb * 1024, nil
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago
